@@ -1,0 +1,91 @@
+"""The schema, as numbered sqlite-utils migrations. Never edit a shipped migration: add a new one."""
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("assistant")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE documents (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            root TEXT,
+            format TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime REAL NOT NULL,
+            n_chunks INTEGER NOT NULL DEFAULT 0,
+            indexed_at TEXT NOT NULL,
+            warning TEXT
+        );
+        -- AUTOINCREMENT: chunk ids are hnswlib labels and must never be reused
+        CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            heading TEXT NOT NULL DEFAULT '',
+            start_line INTEGER NOT NULL,
+            end_line INTEGER NOT NULL,
+            n_tokens INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            embedding BLOB NOT NULL
+        );
+        CREATE INDEX chunks_document ON chunks(document_id);
+        CREATE TABLE roots (
+            path TEXT PRIMARY KEY,
+            last_indexed_at TEXT NOT NULL
+        );
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            question TEXT NOT NULL,
+            answer TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL,
+            embedder TEXT NOT NULL,
+            device TEXT NOT NULL,
+            params_json TEXT NOT NULL,
+            timings_json TEXT NOT NULL,
+            prior REAL,
+            note TEXT
+        );
+        CREATE TABLE selections (
+            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            rank INTEGER NOT NULL,
+            chunk_id INTEGER NOT NULL,
+            document_path TEXT NOT NULL,
+            start_line INTEGER NOT NULL,
+            end_line INTEGER NOT NULL,
+            heading TEXT NOT NULL,
+            chunk_sha256 TEXT NOT NULL,
+            text TEXT NOT NULL,
+            similarity REAL NOT NULL,
+            variance_after REAL NOT NULL,
+            repeat INTEGER NOT NULL,
+            loss REAL,
+            PRIMARY KEY (session_id, rank)
+        );
+        CREATE INDEX selections_path ON selections(document_path);
+        CREATE TABLE adapters (
+            session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            gguf_path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            rank INTEGER NOT NULL,
+            alpha REAL NOT NULL,
+            target_modules TEXT NOT NULL,
+            steps INTEGER NOT NULL,
+            forgotten_at TEXT,
+            forgotten_reason TEXT
+        );
+        """
+    )

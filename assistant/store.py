@@ -1,0 +1,293 @@
+"""The SQLite store: the source of truth for documents, chunks (with vectors), sessions and adapters.
+
+This and ``migrations.py`` are the only modules that write SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlite_utils import Database
+
+from .errors import SessionNotFound, StoreError
+from .ingest import Chunk
+from .migrations import migrations
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+            self.db = Database(conn)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if self.db.journal_mode != "wal":
+                self.db.enable_wal()
+            migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from None
+        except PermissionError as exc:
+            raise StoreError(f"cannot create the store {self.path}: {exc.strerror}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _rows(self, sql: str, params: Sequence | dict = ()) -> list[dict]:
+        return list(self.db.query(sql, params))
+
+    # ------------------------------------------------------------ meta
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", [key])
+        return rows[0]["value"] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [key, value])
+
+    # ------------------------------------------------------------ documents and chunks
+
+    def document(self, path: Path | str) -> dict | None:
+        rows = self._rows("SELECT * FROM documents WHERE path = ?", [str(path)])
+        return rows[0] if rows else None
+
+    def touch_document(self, doc_id: int, size: int, mtime: float) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE documents SET size = ?, mtime = ? WHERE id = ?", [size, mtime, doc_id])
+
+    def replace_document(
+        self,
+        *,
+        path: Path,
+        root: Path | None,
+        fmt: str,
+        sha256: str,
+        size: int,
+        mtime: float,
+        chunks: list[Chunk],
+        embeddings: np.ndarray,
+        warning: str | None = None,
+    ) -> tuple[list[int], list[int]]:
+        """Insert or replace a document and all its chunks in one transaction.
+
+        Returns (old chunk ids, new chunk ids) so the caller can update the vector index.
+        """
+        if len(chunks) != len(embeddings):
+            raise ValueError("one embedding per chunk")
+        with self.db.atomic():
+            old = self.document(path)
+            old_ids: list[int] = []
+            if old:
+                old_ids = [r["id"] for r in self._rows("SELECT id FROM chunks WHERE document_id = ?", [old["id"]])]
+                self.db.execute("DELETE FROM chunks WHERE document_id = ?", [old["id"]])
+                doc_id = old["id"]
+                self.db.execute(
+                    "UPDATE documents SET root=?, format=?, sha256=?, size=?, mtime=?, n_chunks=?, indexed_at=?, warning=? WHERE id=?",
+                    [str(root) if root else None, fmt, sha256, size, mtime, len(chunks), now(), warning, doc_id],
+                )
+            else:
+                cur = self.db.execute(
+                    "INSERT INTO documents(path, root, format, sha256, size, mtime, n_chunks, indexed_at, warning) VALUES (?,?,?,?,?,?,?,?,?)",
+                    [str(path), str(root) if root else None, fmt, sha256, size, mtime, len(chunks), now(), warning],
+                )
+                doc_id = cur.lastrowid
+            new_ids = []
+            for ordinal, (chunk, vector) in enumerate(zip(chunks, embeddings)):
+                cur = self.db.execute(
+                    "INSERT INTO chunks(document_id, ordinal, text, heading, start_line, end_line, n_tokens, sha256, embedding) VALUES (?,?,?,?,?,?,?,?,?)",
+                    [
+                        doc_id, ordinal, chunk.text, chunk.heading, chunk.start_line, chunk.end_line,
+                        chunk.n_tokens, _sha(chunk.text), np.asarray(vector, dtype=np.float32).tobytes(),
+                    ],
+                )  # fmt: skip
+                new_ids.append(cur.lastrowid)
+        return old_ids, new_ids
+
+    def remove_document(self, path: Path | str) -> list[int]:
+        """Delete a document and its chunks; returns the removed chunk ids."""
+        with self.db.atomic():
+            doc = self.document(path)
+            if not doc:
+                return []
+            ids = [r["id"] for r in self._rows("SELECT id FROM chunks WHERE document_id = ?", [doc["id"]])]
+            self.db.execute("DELETE FROM chunks WHERE document_id = ?", [doc["id"]])
+            self.db.execute("DELETE FROM documents WHERE id = ?", [doc["id"]])
+        return ids
+
+    def documents_under(self, root: Path) -> list[str]:
+        prefix = str(root).rstrip("/") + "/"
+        return [
+            r["path"]
+            for r in self._rows("SELECT path FROM documents WHERE path = ? OR substr(path, 1, ?) = ?", [str(root), len(prefix), prefix])
+        ]
+
+    def mark_root(self, root: Path) -> None:
+        with self.db.atomic():
+            self.db.execute("INSERT OR REPLACE INTO roots(path, last_indexed_at) VALUES (?, ?)", [str(root), now()])
+
+    def roots(self) -> list[dict]:
+        out = []
+        for r in self._rows("SELECT path, last_indexed_at FROM roots ORDER BY path"):
+            prefix = r["path"].rstrip("/") + "/"
+            counts = self._rows(
+                "SELECT count(*) AS documents, coalesce(sum(n_chunks), 0) AS chunks FROM documents WHERE substr(path, 1, ?) = ?",
+                [len(prefix), prefix],
+            )[0]
+            out.append({**r, **counts})
+        return out
+
+    def counts(self) -> dict[str, int]:
+        row = self._rows(
+            "SELECT (SELECT count(*) FROM documents) AS documents, (SELECT count(*) FROM chunks) AS chunks, "
+            "(SELECT count(*) FROM sessions) AS sessions"
+        )[0]
+        return dict(row)
+
+    def chunk_ids(self) -> np.ndarray:
+        return np.array([r["id"] for r in self._rows("SELECT id FROM chunks ORDER BY id")], dtype=np.int64)
+
+    def vectors(self, ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, float32 matrix) for the given chunk ids, or for every chunk."""
+        if ids is None:
+            rows = self._rows("SELECT id, embedding FROM chunks ORDER BY id")
+        else:
+            wanted = [int(i) for i in ids]
+            rows = []
+            for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
+                part = wanted[start : start + 900]
+                rows += self._rows(
+                    f"SELECT id, embedding FROM chunks WHERE id IN ({','.join('?' * len(part))}) ORDER BY id", part
+                )
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        return (
+            np.array([r["id"] for r in rows], dtype=np.int64),
+            np.stack([np.frombuffer(r["embedding"], dtype=np.float32) for r in rows]),
+        )
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, dict]:
+        """Chunk rows with their document path, keyed by id."""
+        out: dict[int, dict] = {}
+        wanted = [int(i) for i in ids]
+        for start in range(0, len(wanted), 900):
+            part = wanted[start : start + 900]
+            for r in self._rows(
+                "SELECT c.id, c.text, c.heading, c.start_line, c.end_line, c.n_tokens, c.sha256, c.ordinal, "
+                "c.document_id, d.path, d.format FROM chunks c JOIN documents d ON d.id = c.document_id "
+                f"WHERE c.id IN ({','.join('?' * len(part))})",
+                part,
+            ):
+                out[r["id"]] = r
+        return out
+
+    def neighbours(self, chunk_id: int, around: int = 1) -> list[dict]:
+        """The chunk and up to ``around`` chunks either side of it in the same document."""
+        row = self._rows("SELECT document_id, ordinal FROM chunks WHERE id = ?", [chunk_id])
+        if not row:
+            return []
+        return self._rows(
+            "SELECT id, ordinal, text, heading, start_line, end_line FROM chunks WHERE document_id = ? "
+            "AND ordinal BETWEEN ? AND ? ORDER BY ordinal",
+            [row[0]["document_id"], row[0]["ordinal"] - around, row[0]["ordinal"] + around],
+        )
+
+    def chunk_hashes_for_path(self, path: str) -> set[str]:
+        return {
+            r["sha256"]
+            for r in self._rows("SELECT c.sha256 FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.path = ?", [path])
+        }
+
+    # ------------------------------------------------------------ sessions
+
+    def record_session(
+        self,
+        *,
+        status: str,
+        question: str,
+        answer: str,
+        model: str,
+        embedder: str,
+        device: str,
+        params: dict[str, Any],
+        timings: dict[str, float],
+        prior: float | None,
+        note: str | None,
+        selections: list[dict],
+        adapter: dict | None,
+    ) -> int:
+        """Write a session, its selections and its adapter row in one transaction."""
+        with self.db.atomic():
+            cur = self.db.execute(
+                "INSERT INTO sessions(created_at, status, question, answer, model, embedder, device, params_json, timings_json, prior, note) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [now(), status, question, answer, model, embedder, device, json.dumps(params), json.dumps(timings), prior, note],
+            )
+            session_id = cur.lastrowid
+            for sel in selections:
+                self.db.table("selections").insert({**sel, "session_id": session_id})
+            if adapter:
+                self.db.table("adapters").insert({**adapter, "session_id": session_id})
+        return session_id
+
+    def sessions(self, search: str | None = None, limit: int = 200) -> list[dict]:
+        where, params = "", []
+        if search:
+            where = "WHERE s.question LIKE ? OR s.answer LIKE ?"
+            params = [f"%{search}%", f"%{search}%"]
+        return self._rows(
+            "SELECT s.id, s.created_at, s.status, s.question, s.device, s.timings_json, "
+            "(SELECT count(*) FROM selections WHERE session_id = s.id) AS sources "
+            f"FROM sessions s {where} ORDER BY s.id DESC LIMIT ?",
+            [*params, limit],
+        )
+
+    def session(self, session_id: int) -> dict:
+        rows = self._rows("SELECT * FROM sessions WHERE id = ?", [session_id])
+        if not rows:
+            raise SessionNotFound(f"no session with id {session_id} (see `assistant history`)")
+        session = rows[0]
+        session["params"] = json.loads(session.pop("params_json"))
+        session["timings"] = json.loads(session.pop("timings_json"))
+        session["selections"] = self._rows("SELECT * FROM selections WHERE session_id = ? ORDER BY rank", [session_id])
+        adapters = self._rows("SELECT * FROM adapters WHERE session_id = ?", [session_id])
+        session["adapter"] = adapters[0] if adapters else None
+        return session
+
+    def delete_session(self, session_id: int) -> dict:
+        session = self.session(session_id)
+        with self.db.atomic():
+            self.db.execute("DELETE FROM selections WHERE session_id = ?", [session_id])
+            self.db.execute("DELETE FROM adapters WHERE session_id = ?", [session_id])
+            self.db.execute("DELETE FROM sessions WHERE id = ?", [session_id])
+        return session
+
+    def sessions_learning_from(self, path: str) -> list[int]:
+        return [
+            r["session_id"]
+            for r in self._rows("SELECT DISTINCT session_id FROM selections WHERE document_path = ? ORDER BY session_id", [path])
+        ]
+
+    def forget_adapter(self, session_id: int, reason: str) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE adapters SET forgotten_at = ?, forgotten_reason = ? WHERE session_id = ?", [now(), reason, session_id]
+            )
+
+    def adapter_paths(self) -> set[str]:
+        return {r["path"] for r in self._rows("SELECT path FROM adapters WHERE forgotten_at IS NULL")}
