@@ -12,10 +12,11 @@ from pathlib import Path
 
 from .config import Config
 from .errors import AssistantError, ConfigError, IndexBusy, IndexEmpty
-from .events import Done, Event, Progress, Stage, Warning
+from .events import Done, Event, Progress, Stage
 from .ingest import Chunk, UnreadableFile, chunk_blocks, discover, file_format, read_blocks
 from .store import Store
 from .vectors import Repair, VectorIndex
+from .asking import AskMixin, AskResult  # noqa: F401  (AskResult is part of the public API)
 
 EMBED_BATCH_CHUNKS = 64  # chunks gathered across files before one embedding call
 SAVE_EVERY_S = 15.0  # an interrupted run then re-adds at most this much work to the index
@@ -57,7 +58,7 @@ def embed_text(chunk_text: str, heading: str) -> str:
     return f"{heading}\n{chunk_text}" if heading else chunk_text
 
 
-class Assistant:
+class Assistant(AskMixin):
     """The headless core. Models load lazily on first use and stay warm."""
 
     def __init__(self, config: Config):
