@@ -124,3 +124,5 @@ def tui(home):
     from .tui.app import run_app
 
     run_app(load_config(home=home))
+if __name__ == "__main__":
+    cli()

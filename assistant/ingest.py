@@ -85,7 +85,7 @@ def _load_ignore(folder: Path):
             lines += (folder / name).read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             continue
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines) if lines else None
+    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
 
 
 def discover(paths: list[Path], *, max_bytes: int, include_code: bool = False) -> Discovery:

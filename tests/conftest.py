@@ -1,0 +1,78 @@
+"""Shared fixtures: a private home dir per test, and the real small models loaded once per run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "home"
+    monkeypatch.setenv("ASSISTANT_HOME", str(path))
+    for name in list(os.environ):
+        if name.startswith("ASSISTANT_") and name not in {"ASSISTANT_HOME", "ASSISTANT_DEBUG"}:
+            monkeypatch.delenv(name)
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from assistant.embed import load_embedder
+    from assistant.models import default_embedder_dir
+
+    return load_embedder(default_embedder_dir(), "cpu")
+
+
+@pytest.fixture(scope="session")
+def token_counter(tmp_path_factory):
+    from assistant.models import default_gguf
+    from assistant.tokens import load_token_counter
+
+    return load_token_counter(default_gguf(), tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture
+def warm_models(monkeypatch, embedder, token_counter):
+    """Every Assistant built in this test (CLI included) reuses the session's real models."""
+    import assistant.embed
+    import assistant.tokens
+
+    monkeypatch.setattr(assistant.embed, "load_embedder", lambda *a, **k: embedder)
+    monkeypatch.setattr(assistant.tokens, "load_token_counter", lambda *a, **k: token_counter)
+
+
+@pytest.fixture
+def make_assistant(home, warm_models):
+    from assistant.config import load_config
+    from assistant.pipeline import Assistant
+
+    made = []
+
+    def make(**overrides):
+        a = Assistant(load_config(**overrides))
+        made.append(a)
+        return a
+
+    yield make
+    for a in made:
+        a.close()
+
+
+def drain(events):
+    """Run an event stream to the end and return its final result."""
+    from assistant.events import Done
+
+    result = None
+    for event in events:
+        if isinstance(event, Done):
+            result = event.result
+    return result
