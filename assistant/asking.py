@@ -13,7 +13,6 @@ from pathlib import Path
 
 from .errors import AssistantError, Cancelled, IndexEmpty
 from .events import Done, Event, Stage, Warning
-from .store import Store
 
 # ---------------------------------------------------------------- ask
 

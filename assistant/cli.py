@@ -124,5 +124,131 @@ def tui(home):
     from .tui.app import run_app
 
     run_app(load_config(home=home))
+# ---------------------------------------------------------------- ask
+
+
+def selection_options(func):
+    for decorator in reversed([
+        click.option("--k", type=click.IntRange(1), default=None, help="Candidates pulled from the HNSW index (default 200)."),
+        click.option("--n", type=click.IntRange(1), default=None, help="Max chunks SIFT picks (default 16 on CPU, 50 on GPU)."),
+        click.option("--method", type=click.Choice(["sift", "nn", "nn-f", "uncertainty", "random"]), default=None, help="Selection method (default sift)."),
+        click.option("--lam", type=float, default=None, help="SIFT's lambda: higher favours diversity (default 1.0)."),
+        click.option("--device", type=click.Choice(["auto", "cuda", "mps", "cpu"]), default=None, help="Where to learn and embed."),
+    ]):  # fmt: skip
+        func = decorator(func)
+    return func
+
+
+@cli.command()
+@click.argument("question")
+@selection_options
+@click.option("--no-learn", is_flag=True, help="Skip test-time learning; answer with the base model.")
+@click.option("--no-context", is_flag=True, help="Do not put the selected chunks in the prompt.")
+@click.option("--steps", type=click.IntRange(1), default=None, help="Cap on LoRA steps (one per pick by default).")
+@click.option("--adapter", "adapter", type=int, default=None, help="Re-use the adapter of session ID and skip learning.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result instead of live output.")
+@home_option
+@user_errors
+def ask(question, k, n, method, lam, device, no_learn, no_context, steps, adapter, as_json, home):
+    """Answer QUESTION after learning from the most informative chunks of your documents."""
+    from .render import render_ask
+
+    assistant = make_assistant(home, device=device)
+    events = assistant.ask(question, k=k, n=n, method=method, lam=lam, learn=False if no_learn else None,
+                           context=False if no_context else None, steps=steps, adapter=adapter)  # fmt: skip
+    if as_json:
+        from .events import Done
+
+        result = next(e.result for e in events if isinstance(e, Done))
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        render_ask(console(), events)
+
+
+@cli.command()
+@click.argument("question")
+@selection_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@home_option
+@user_errors
+def explain(question, k, n, method, lam, device, as_json, home):
+    """Show which chunks SIFT would learn from for QUESTION, next to plain nearest neighbours."""
+    from .render import render_explain
+
+    facts = make_assistant(home, device=device).explain(question, k=k, n=n, lam=lam, method=method)
+    if as_json:
+        click.echo(json.dumps(facts, indent=2))
+    else:
+        render_explain(console(), question, facts["picks"], facts["nn"], facts["prior"])
+
+
+# ---------------------------------------------------------------- sessions
+
+
+@cli.command()
+@click.option("--search", default=None, help="Only sessions whose question or answer contains TEXT.")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="How many sessions to list.")
+@home_option
+@user_errors
+def history(search, limit, home):
+    """List past questions, newest first."""
+    from .render import render_history
+
+    render_history(console(), make_assistant(home).store.sessions(search, limit))
+
+
+@cli.command()
+@click.argument("session_id", type=int)
+@home_option
+@user_errors
+def show(session_id, home):
+    """Show a session: answer, sources learned from, uncertainty curve, adapter."""
+    from .render import render_session
+    from .review import changed_sources
+
+    store = make_assistant(home).store
+    session = store.session(session_id)
+    render_session(console(), session, changed_sources(store, session))
+
+
+@cli.command()
+@click.argument("session_id", type=int, required=False)
+@click.option("--source", type=click.Path(path_type=Path), default=None, help="Forget a document and every adapter that learned from it.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@home_option
+@user_errors
+def forget(session_id, source, yes, home):
+    """Delete a session and its adapter, or (--source) a document and the adapters that learned from it."""
+    from .review import forget_session, sessions_for_source
+
+    if (session_id is None) == (source is None):
+        raise click.UsageError("give a SESSION_ID or --source PATH")
+    assistant = make_assistant(home)
+    if session_id is not None:
+        forget_session(assistant.store, session_id)
+        click.echo(f"Forgot session {session_id} and its adapter.")
+        return
+    affected = sessions_for_source(assistant.store, source)
+    if affected:
+        click.echo(f"Adapters of {len(affected)} session(s) learned from {source}: {', '.join(map(str, affected))}")
+    if not yes:
+        click.confirm(f"Remove {source} from the index and delete those adapters?", abort=True)
+    removed, affected = assistant.forget_source(source)
+    click.echo(f"Removed {len(removed)} chunks of {source}; deleted {len(affected)} adapter(s).")
+
+
+@cli.command()
+@click.argument("session_id", type=int)
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@home_option
+@user_errors
+def export(session_id, out_dir, home):
+    """Write a session's adapters (peft and GGUF) and a JSON/Markdown report to OUT_DIR."""
+    from .review import export_session
+
+    for path in export_session(make_assistant(home).store, session_id, out_dir):
+        click.echo(str(path))
+
+
 if __name__ == "__main__":
     cli()
