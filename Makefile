@@ -1,0 +1,37 @@
+# Two entry points: `make demo` (index the sample corpus and answer a question) and `make test`.
+# Both create and reuse .venv; pip caches the llama-cpp-python wheel it builds the first time.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_HOME ?= .demo-home
+QUESTION ?= What database did Project Heron move to, and why?
+export HF_HUB_OFFLINE := 1
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+
+.PHONY: install demo test bench clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt torch
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test]"
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	ASSISTANT_HOME=$(DEMO_HOME) $(BIN)/assistant index corpus
+	ASSISTANT_HOME=$(DEMO_HOME) $(BIN)/assistant status
+	ASSISTANT_HOME=$(DEMO_HOME) $(BIN)/assistant ask "$(QUESTION)"
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: install
+	$(BIN)/python scripts/bench_sift.py
+	$(BIN)/python scripts/bench_index.py
+	$(BIN)/python scripts/bench_tune.py
+	$(BIN)/python scripts/bench_ask.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) .bench
