@@ -65,6 +65,8 @@ class Discovery:
 
 
 def file_format(path: Path, include_code: bool = False) -> str | None:
+    if path.name.lower().endswith(".rst.txt"):  # Sphinx ships its reST sources this way
+        return "rst"
     suffix = path.suffix.lower()
     if suffix in NOTE_FORMATS:
         return NOTE_FORMATS[suffix]

@@ -18,7 +18,7 @@ from .store import Store
 from .vectors import Repair, VectorIndex
 from .asking import AskMixin, AskResult  # noqa: F401  (AskResult is part of the public API)
 
-EMBED_BATCH_CHUNKS = 64  # chunks gathered across files before one embedding call
+EMBED_BATCH_CHUNKS = 128  # chunks gathered across files before one embedding call (less padding)
 SAVE_EVERY_S = 15.0  # an interrupted run then re-adds at most this much work to the index
 
 

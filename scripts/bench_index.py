@@ -1,0 +1,122 @@
+"""Benchmark `assistant index` on a corpus the project did not write: Debian's python3.11-doc reST sources.
+
+Reports files/s, chunks/s, peak RSS, the share of time in read/chunk, embed and store/index, the raw
+embedding throughput on the same chunks (forward passes only, measured in the same run) and the
+ratio between the two, and the time of a no-change re-run.
+
+    python scripts/bench_index.py [--files 150] [--out .bench/bench_index.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+DOCS = Path("/usr/share/doc/python3.11/html/_sources")
+
+
+def ensure_docs() -> Path:
+    if not DOCS.is_dir():
+        print("installing python3.11-doc (Debian) ...", file=sys.stderr)
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "python3.11-doc"], check=True)
+    return DOCS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=150, help="how many reST files (sorted by path); 0 = all 497")
+    parser.add_argument("--out", type=Path, default=Path(".bench/bench_index.json"))
+    args = parser.parse_args()
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from assistant.config import load_config
+    from assistant.events import Done
+    from assistant.pipeline import Assistant, embed_text
+
+    docs = ensure_docs()
+    files = sorted(docs.rglob("*.rst.txt"))
+    if args.files:
+        files = files[: args.files]
+    work = Path(tempfile.mkdtemp(prefix="bench-index-"))
+    corpus = work / "docs"
+    for f in files:
+        target = corpus / f.relative_to(docs)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, target)
+    config = load_config(home=work / "home")
+    assistant = Assistant(config)
+    # Load the models before timing: both measurements below then run warm.
+    assistant.embedder.embed(["warm up"])
+    assistant.tokens.count(["warm up"])
+
+    def run_index():
+        t = time.perf_counter()
+        report = next(e.result for e in assistant.index([corpus]) if isinstance(e, Done))
+        return report, time.perf_counter() - t
+
+    first, first_s = run_index()
+    texts = [embed_text(r["text"], r["heading"]) for r in assistant.store.chunks(assistant.store.chunk_ids().tolist()).values()]
+    t = time.perf_counter()
+    assistant.embedder.embed(texts)
+    raw_s = time.perf_counter() - t
+    again, again_s = run_index()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    results = {
+        "files": first.added,
+        "chunks": first.chunks,
+        "index_seconds": first_s,
+        "files_per_s": first.added / first_s,
+        "chunks_per_s": first.chunks / first_s,
+        "share_read_chunk": first.timings["read"] / first_s,
+        "share_embed": first.timings["embed"] / first_s,
+        "share_store_index": first.timings["store"] / first_s,
+        "raw_embed_seconds": raw_s,
+        "raw_chunks_per_s": len(texts) / raw_s,
+        "index_over_raw_embed": first_s / raw_s,
+        "rerun_seconds": again_s,
+        "rerun_unchanged": again.unchanged,
+        "first_over_rerun": first_s / again_s,
+        "peak_rss_mb": peak_mb,
+        "threads": os.cpu_count(),
+        "embedder": assistant.embedder.name,
+        "chunk_tokens": config.chunk_tokens,
+    }
+    table = Table("measure", "value", title=f"assistant index: {first.added} python3.11-doc reST files")
+    rows = [
+        ("files/s", f"{results['files_per_s']:.2f}"),
+        ("chunks/s", f"{results['chunks_per_s']:.1f}"),
+        ("chunks", str(first.chunks)),
+        ("index time", f"{first_s:.1f} s"),
+        ("  read + chunk", f"{100 * results['share_read_chunk']:.1f} %"),
+        ("  embed", f"{100 * results['share_embed']:.1f} %"),
+        ("  store + index", f"{100 * results['share_store_index']:.1f} %"),
+        ("raw embedding (same chunks)", f"{raw_s:.1f} s ({results['raw_chunks_per_s']:.1f} chunks/s)"),
+        ("index / raw embedding", f"{results['index_over_raw_embed']:.2f}x  (goal <= 1.25x)"),
+        ("no-change re-run", f"{again_s:.2f} s ({results['first_over_rerun']:.0f}x faster, goal >= 50x)"),
+        ("peak RSS", f"{peak_mb:.0f} MB"),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(f"wrote {args.out}")
+    assistant.close()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
