@@ -142,12 +142,19 @@ class _Posterior:
         return self.s
 
 
+TIE = 1e-12  # relative: values this close count as a tie, which goes to the lower index
+
+
 def _argmin(x) -> int:
-    return int(x.argmin())  # numpy and torch both return the first (lowest) index on ties
+    best = float(x.min())
+    hits = (x <= best + TIE * max(1.0, abs(best))).nonzero()
+    return int(hits[0][0])
 
 
 def _argmax(x) -> int:
-    return int(x.argmax())
+    best = float(x.max())
+    hits = (x >= best - TIE * max(1.0, abs(best))).nonzero()
+    return int(hits[0][0])
 
 
 def select(query, candidates, n: int, *, method: str = "sift", lam: float = 0.01, stop: float | None = None,
