@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 DEMO_HOME ?= .demo-home
 QUESTION ?= What database did Project Heron move to, and why?
 export HF_HUB_OFFLINE := 1
-export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+# A portable llama.cpp build: a native build turns on ggml's AMX path on Sapphire Rapids hosts,
+# which segfaults in llama_decode (ggml-org/llama.cpp#20824). LLAVA is not needed.
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 .PHONY: install demo test bench clean
 

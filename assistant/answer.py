@@ -1,0 +1,171 @@
+"""Answering with llama.cpp: the prompt with numbered context, streaming, adapters, citations."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AdapterError, ModelNotFound
+
+SYSTEM = (
+    "You are a helpful assistant answering questions about the user's own notes. "
+    "Use the numbered notes when they are relevant and cite them like [1]. "
+    "Answer briefly and precisely."
+)
+MAX_CONTEXT_CHARS = 6000  # about 1500 tokens: small models lose the question in longer prompts
+MAX_CACHED_ADAPTERS = 4
+
+
+@dataclass(frozen=True)
+class Context:
+    n: int
+    path: str
+    start_line: int
+    end_line: int
+    heading: str
+    text: str
+
+
+def build_messages(question: str, contexts: list[Context] | None) -> list[dict]:
+    """A chat with the numbered context (if any) followed by the question."""
+    if not contexts:
+        return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
+    parts, used = [], 0
+    for c in contexts:
+        block = f"[{c.n}] {Path(c.path).name}" + (f" — {c.heading}" if c.heading else "") + f"\n{c.text.strip()}"
+        if used and used + len(block) > MAX_CONTEXT_CHARS:
+            break
+        parts.append(block[:MAX_CONTEXT_CHARS])
+        used += len(block)
+    notes = "\n\n".join(parts)
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": f"Notes:\n\n{notes}\n\nQuestion: {question}"},
+    ]
+
+
+def citations(answer: str, n_contexts: int) -> list[int]:
+    """The valid [n] citations in an answer, in order of first appearance."""
+    seen: list[int] = []
+    for match in re.finditer(r"\[(\d+)\]", answer):
+        n = int(match.group(1))
+        if 1 <= n <= n_contexts and n not in seen:
+            seen.append(n)
+    return seen
+
+
+def gguf_metadata(path: Path, key: str) -> str:
+    """One string field of a GGUF header, read without loading the model."""
+    from gguf import GGUFReader
+
+    field = GGUFReader(str(path)).fields.get(key)
+    if field is None:
+        return ""
+    return bytes(field.parts[field.data[0]]).decode("utf-8", errors="replace")
+
+
+def _chat_format(path: Path) -> str:
+    template = gguf_metadata(path, "tokenizer.chat_template")
+    # SmolLM2 and Qwen use ChatML; llama-cpp-python's template path answered nonsense for SmolLM2.
+    if "<|im_start|>" in template or not template:
+        return "chatml"
+    if "<start_of_turn>" in template:
+        return "gemma"
+    return "chatml"
+
+
+class Generator:
+    """llama.cpp with the base model loaded once; adapters are switched in place."""
+
+    def __init__(self, gguf_path: Path, *, n_ctx: int = 4096, threads: int = 0, seed: int = 0,
+                 logits_all: bool = False, verbose: bool = False):  # fmt: skip
+        from llama_cpp import Llama
+
+        self.gguf_path = Path(gguf_path)
+        if not self.gguf_path.is_file():
+            raise ModelNotFound(f"model file not found: {self.gguf_path}")
+        try:
+            fmt = _chat_format(self.gguf_path)
+            self.llm = Llama(model_path=str(self.gguf_path), n_ctx=n_ctx, n_threads=threads or os.cpu_count(),
+                             seed=seed, chat_format=fmt, logits_all=logits_all, verbose=verbose)  # fmt: skip
+        except (ValueError, RuntimeError) as exc:
+            raise ModelNotFound(f"llama.cpp cannot load {self.gguf_path.name}: {exc}") from None
+        self._adapters: OrderedDict[str, object] = OrderedDict()
+        self.adapter: Path | None = None
+
+    def set_adapter(self, path: Path | None, scale: float = 1.0) -> None:
+        """Apply one adapter (or none) to the warm context, then drop the cached prefix KV."""
+        import llama_cpp
+
+        key = str(path) if path else None
+        if key == (str(self.adapter) if self.adapter else None):
+            return
+        ctx = self.llm._ctx.ctx
+        if key is None:
+            llama_cpp.llama_set_adapters_lora(ctx, None, 0, None)
+        else:
+            handle = self._adapters.get(key)
+            if handle is None:
+                handle = llama_cpp.llama_adapter_lora_init(self.llm._model.model, key.encode("utf-8"))
+                if not handle:
+                    raise AdapterError(f"llama.cpp cannot load the adapter {path}")
+                self._adapters[key] = handle
+                self._evict(keep=key)
+            self._adapters.move_to_end(key)
+            adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)
+            scales = (ctypes.c_float * 1)(scale)
+            if llama_cpp.llama_set_adapters_lora(ctx, adapters, 1, scales):
+                raise AdapterError(f"llama.cpp cannot apply the adapter {path}")
+        self.adapter = Path(key) if key else None
+        self.llm.reset()  # the cached prefix was computed with the old adapter: its logits are stale
+
+    def _evict(self, keep: str) -> None:
+        import llama_cpp
+
+        while len(self._adapters) > MAX_CACHED_ADAPTERS:
+            old_key, handle = next(iter(self._adapters.items()))
+            if old_key == keep or (self.adapter and old_key == str(self.adapter)):
+                self._adapters.move_to_end(old_key)
+                continue
+            del self._adapters[old_key]
+            llama_cpp.llama_adapter_lora_free(handle)
+
+    def generate(self, messages: list[dict], *, max_tokens: int = 256, temperature: float = 0.0, seed: int = 0,
+                 on_token: Callable[[str], None] | None = None) -> str:  # fmt: skip
+        """Stream the reply; greedy (deterministic) at temperature 0."""
+        pieces = []
+        stream = self.llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=temperature,
+                                                 seed=seed, stream=True)  # fmt: skip
+        for chunk in stream:
+            text = chunk["choices"][0]["delta"].get("content")
+            if text:
+                pieces.append(text)
+                if on_token:
+                    on_token(text)
+        return "".join(pieces)
+
+    def token_logprobs(self, tokens: list[int]):
+        """Next-token log-probabilities at every position (needs ``logits_all=True``)."""
+        import numpy as np
+
+        self.llm.reset()
+        self.llm.eval(tokens)
+        scores = np.array(self.llm.scores[: len(tokens)], dtype=np.float64)
+        scores -= scores.max(axis=1, keepdims=True)
+        return scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
+
+    def close(self) -> None:
+        import llama_cpp
+
+        try:
+            llama_cpp.llama_set_adapters_lora(self.llm._ctx.ctx, None, 0, None)
+        finally:
+            for handle in self._adapters.values():
+                llama_cpp.llama_adapter_lora_free(handle)
+            self._adapters.clear()
+            self.llm.close()

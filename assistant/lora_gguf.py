@@ -1,0 +1,78 @@
+"""Write a peft LoRA as a llama.cpp adapter GGUF.
+
+Metadata: general.architecture (the base model's), general.type = "adapter", adapter.type = "lora",
+adapter.lora.alpha (llama.cpp scales by alpha / rank). Tensors keep peft's shapes untransposed:
+``blk.{i}.{attn_q|...}.weight.lora_a`` (r, in) and ``.lora_b`` (out, r). For the llama architecture,
+llama.cpp's converter permutes the rows of q_proj / k_proj so rotary pairs sit side by side;
+transformers undoes that when it loads a GGUF, so the LoRA's q/k ``lora_b`` rows must be permuted
+the same way here, or llama.cpp applies the update to the wrong rows.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+_MODULES = {
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+}
+_KEY = re.compile(r"layers\.(\d+)\.(self_attn\.\w+|mlp\.\w+)\.lora_([AB])(?:\.default)?\.weight$")
+PERMUTED_ARCHS = {"llama"}  # qwen2, qwen3 and gemma3 are converted without the q/k permutation
+
+
+def permute_rows(weights: np.ndarray, n_head: int) -> np.ndarray:
+    """llama.cpp's ``LlamaModel.permute`` applied to the output rows."""
+    rows = weights.shape[0]
+    return weights.reshape(n_head, 2, rows // n_head // 2, *weights.shape[1:]).swapaxes(1, 2).reshape(weights.shape)
+
+
+def gguf_tensors(state: dict, arch: str, n_head: int, n_kv_head: int, *, permute: bool = True) -> dict[str, np.ndarray]:
+    """Map peft state-dict keys to llama.cpp adapter tensor names (and permute q/k for llama)."""
+    out: dict[str, np.ndarray] = {}
+    for key, tensor in state.items():
+        match = _KEY.search(key)
+        if not match:
+            raise ValueError(f"cannot place LoRA tensor {key!r} in a llama.cpp adapter")
+        layer, module, ab = match.groups()
+        if module not in _MODULES:
+            raise ValueError(f"llama.cpp adapters do not cover module {module!r}")
+        weights = tensor.detach().float().cpu().numpy() if hasattr(tensor, "detach") else np.asarray(tensor, np.float32)
+        if permute and arch in PERMUTED_ARCHS and ab == "B":
+            if module == "self_attn.q_proj":
+                weights = permute_rows(weights, n_head)
+            elif module == "self_attn.k_proj":
+                weights = permute_rows(weights, n_kv_head)
+        out[f"blk.{layer}.{_MODULES[module]}.weight.lora_{ab.lower()}"] = np.ascontiguousarray(weights, dtype=np.float32)
+    return out
+
+
+def export_gguf(result, tm, out_path: Path, *, permute: bool = True) -> Path:
+    """Write ``result`` (a tune.LoraResult) for the base model held by ``tm`` (a tune.TrainingModel)."""
+    import gguf
+
+    config = tm.model.config if tm._peft is None else tm._peft.base_model.model.config
+    n_head = config.num_attention_heads
+    n_kv_head = getattr(config, "num_key_value_heads", None) or n_head
+    tensors = gguf_tensors(result.state, tm.arch, n_head, n_kv_head, permute=permute)
+    out_path = Path(out_path)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    writer = gguf.GGUFWriter(str(tmp), arch=tm.arch)
+    writer.add_string("general.type", "adapter")
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", float(result.alpha))
+    for name, weights in sorted(tensors.items()):
+        writer.add_tensor(name, weights)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    tmp.replace(out_path)
+    return out_path
