@@ -72,6 +72,7 @@ class TrainingModel:
         hf_logging.set_verbosity_error()
         self.gguf_path = Path(gguf_path)
         self.device = device
+        self.cache_dir = Path(cache_dir)
         self.dtype = dtype or _dtype_for(device)
         start = time.perf_counter()
         self.sha256 = file_sha256(self.gguf_path)

@@ -76,3 +76,35 @@ def drain(events):
         if isinstance(event, Done):
             result = event.result
     return result
+
+
+@pytest.fixture(scope="session")
+def training_model(tmp_path_factory):
+    """The real SmolLM2-135M training copy, dequantised from the shipped GGUF once per test run."""
+    from assistant.models import default_gguf
+    from assistant.tune import TrainingModel
+
+    return TrainingModel(default_gguf(), "cpu", tmp_path_factory.mktemp("model-cache"))
+
+
+@pytest.fixture(scope="session")
+def generator():
+    from assistant.answer import Generator
+    from assistant.models import default_gguf
+
+    gen = Generator(default_gguf(), n_ctx=2048)
+    yield gen
+    gen.close()
+
+
+@pytest.fixture
+def warm_assistant(make_assistant, training_model, generator):
+    """An Assistant whose LLM parts are the session's real warm models (as in the TUI process)."""
+
+    def make(**overrides):
+        a = make_assistant(**overrides)
+        a._training = training_model
+        a._generator = generator
+        return a
+
+    return make

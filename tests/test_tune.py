@@ -1,0 +1,105 @@
+"""Test-time LoRA training on the real SmolLM2-135M."""
+
+import math
+
+import pytest
+import torch
+
+from assistant.errors import Cancelled
+from assistant.tune import TrainConfig, TrainingModel, bits_from_logits, bits_per_byte, fit_lora, load_peft, save_peft
+
+FACT = "Project Heron moved its database from Postgres 14 to SQLite on 2024-03-12, because the whole deployment runs on one laptop."
+CFG = TrainConfig(max_tokens=64)
+
+pytestmark = pytest.mark.slow
+
+
+def base_logits(tm):
+    ids = tm.encode("The quick brown fox", 16)
+    model = tm._peft if tm._peft is not None else tm.model
+    with torch.no_grad():
+        if tm._peft is not None:
+            with tm._peft.disable_adapter():
+                return model(input_ids=ids).logits
+        return model(input_ids=ids).logits
+
+
+def test_bits_from_logits_by_hand():
+    # two tokens over a vocabulary of 2, uniform: one bit each; 2 bits over 2 bytes = 1 bit per byte
+    assert bits_from_logits(torch.zeros(2, 2), torch.tensor([0, 1]), 2) == pytest.approx(1.0)
+    # p = 0.75 / 0.25: -log2(0.75) - log2(0.25) = 0.415 + 2 = 2.415 bits over 3 bytes
+    logits = torch.tensor([[math.log(3.0), 0.0], [math.log(3.0), 0.0]])
+    expected = (-math.log2(0.75) - math.log2(0.25)) / 3
+    assert bits_from_logits(logits, torch.tensor([0, 1]), 3) == pytest.approx(expected)
+
+
+def test_learning_lowers_loss_and_bpb_and_leaves_the_base_alone(training_model):
+    tm = training_model
+    before = base_logits(tm)
+    bpb_base = bits_per_byte(tm, FACT)
+    steps = []
+    result = fit_lora(tm, [FACT] * 6, CFG, on_step=steps.append)
+    assert [s.i for s in steps] == list(range(1, 7)) and all(s.n == 6 for s in steps)
+    assert result.losses[-1] < 0.6 * result.losses[0]
+    assert bits_per_byte(tm, FACT, lora=result) < 0.8 * bpb_base
+    assert bits_per_byte(tm, FACT) == pytest.approx(bpb_base, rel=1e-6)
+    assert torch.equal(base_logits(tm), before), "the base weights must never change"
+    assert result.targets == ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
+
+
+def test_each_call_starts_from_a_fresh_lora(training_model):
+    first = fit_lora(training_model, [FACT, FACT], CFG)
+    fit_lora(training_model, ["Something else entirely: a recipe for bread."] * 3, CFG)
+    again = fit_lora(training_model, [FACT, FACT], CFG)
+    assert first.losses == again.losses
+    assert all(torch.equal(first.state[k], again.state[k]) for k in first.state)
+
+
+def test_cancel_between_steps(training_model):
+    seen = []
+    with pytest.raises(Cancelled):
+        fit_lora(training_model, [FACT] * 5, CFG, on_step=seen.append, should_cancel=lambda: len(seen) >= 2)
+    assert len(seen) == 2
+
+
+def test_peft_files_round_trip(training_model, tmp_path):
+    result = fit_lora(training_model, [FACT] * 2, CFG)
+    save_peft(result, training_model, tmp_path)
+    assert (tmp_path / "adapter_model.safetensors").exists() and (tmp_path / "adapter_config.json").exists()
+    loaded = load_peft(tmp_path)
+    assert (loaded.r, loaded.alpha, loaded.targets) == (result.r, result.alpha, result.targets)
+    assert bits_per_byte(training_model, FACT, lora=loaded) == pytest.approx(bits_per_byte(training_model, FACT, lora=result), rel=1e-6)
+
+
+def test_warm_start_reads_the_safetensors_cache(training_model):
+    warm = TrainingModel(training_model.gguf_path, "cpu", training_model.cache_dir)
+    assert training_model.load_path == "gguf" and warm.load_path == "cache"
+    ids = warm.encode(FACT, 32)
+    with torch.no_grad():
+        assert torch.allclose(warm.model(input_ids=ids).logits, base_logits_for(training_model, ids), atol=1e-5)
+
+
+def base_logits_for(tm, ids):
+    with torch.no_grad():
+        if tm._peft is not None:
+            with tm._peft.disable_adapter():
+                return tm._peft(input_ids=ids).logits
+        return tm.model(input_ids=ids).logits
+
+
+def test_gpu_out_of_memory_retries_with_shorter_chunks(training_model, monkeypatch):
+    """Named fake: no GPU here, so the model's forward raises torch's CUDA OOM once for long inputs."""
+    peft = training_model.fresh_lora(CFG)
+    real_forward = type(peft).forward
+    calls = {"n": 0}
+
+    def fake_oom_forward(self, *args, **kwargs):
+        calls["n"] += 1
+        if kwargs["input_ids"].shape[1] > 33 and calls["n"] == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (fake)")
+        return real_forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(peft), "forward", fake_oom_forward)
+    result = fit_lora(training_model, [FACT], CFG)
+    assert result.notes == ["GPU out of memory: retrying with 32-token chunks"]
+    assert result.steps == 1
