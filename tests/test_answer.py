@@ -1,0 +1,79 @@
+"""Answering with llama.cpp on the real SmolLM2-135M GGUF."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.answer import Context, build_messages, citations
+
+pytestmark = pytest.mark.slow
+
+
+def test_build_messages_numbers_the_context():
+    ctx = [Context(1, "/n/a.md", 1, 4, "Trip", "Flight TP1351 leaves at 07:40."), Context(2, "/n/b.md", 2, 2, "", "Hotel: Casa Azul.")]
+    messages = build_messages("When does the flight leave?", ctx)
+    user = messages[-1]["content"]
+    assert "[1] a.md — Trip\nFlight TP1351" in user and "[2] b.md\nHotel" in user
+    assert user.endswith("Question: When does the flight leave?")
+    assert build_messages("hi", None)[-1]["content"] == "hi"
+
+
+def test_citations_are_valid_and_ordered():
+    assert citations("It leaves at 07:40 [2], see also [1] and [2] and [9].", 3) == [2, 1]
+
+
+def test_plain_factual_question_gets_a_sane_answer(generator):
+    generator.set_adapter(None)
+    answer = generator.generate(build_messages("What is the capital of France?", None), max_tokens=32)
+    assert "Paris" in answer
+
+
+def test_streaming_is_the_answer_and_deterministic(generator):
+    generator.set_adapter(None)
+    pieces = []
+    messages = build_messages("Name three colours.", None)
+    first = generator.generate(messages, max_tokens=24, on_token=pieces.append)
+    assert "".join(pieces) == first and len(pieces) > 1
+    assert generator.generate(messages, max_tokens=24) == first
+
+
+def test_switching_adapters_matches_a_fresh_load(training_model, tmp_path):
+    from llama_cpp import Llama
+
+    from assistant.answer import Generator
+    from assistant.lora_gguf import export_gguf
+    from assistant.models import default_gguf
+    from assistant.tune import TrainConfig, fit_lora
+
+    paths = []
+    for i, text in enumerate(["The ferry to Vis leaves Split at 06:15 every Tuesday.", "Gunnel's bakery is on Svartbäcksgatan 12."]):
+        result = fit_lora(training_model, [text] * 4, TrainConfig(lr=3e-3, max_tokens=48))
+        paths.append(export_gguf(result, training_model, tmp_path / f"a{i}.gguf"))
+    warm = Generator(default_gguf(), n_ctx=256, logits_all=True)
+    tokens = warm.llm.tokenize(b"The ferry to Vis leaves", add_bos=True)
+    base = warm.token_logprobs(tokens)
+    warm.set_adapter(paths[0])
+    warm.token_logprobs(tokens)  # fill the KV cache with adapter 0
+    warm.set_adapter(paths[1])
+    switched = warm.token_logprobs(tokens)
+    warm.set_adapter(None)
+    cleared = warm.token_logprobs(tokens)
+    warm.close()
+    fresh = Llama(model_path=str(default_gguf()), lora_path=str(paths[1]), n_ctx=256, logits_all=True, verbose=False)
+    fresh.eval(tokens)
+    scores = np.array(fresh.scores[: len(tokens)], dtype=np.float64)
+    scores -= scores.max(1, keepdims=True)
+    expected = scores - np.log(np.exp(scores).sum(1, keepdims=True))
+    fresh.close()
+    assert np.abs(switched - expected).max() < 1e-4
+    assert np.abs(cleared - base).max() < 1e-4
+    assert np.abs(switched - base).max() > 0.1
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path):
+    from assistant.answer import Generator
+    from assistant.errors import ModelNotFound
+
+    with pytest.raises(ModelNotFound, match="not found"):
+        Generator(Path(tmp_path / "nope.gguf"))

@@ -1,0 +1,182 @@
+"""`assistant ask` end to end on the real stack: real index, real SIFT, real LoRA, real llama.cpp."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant import adapters as adapter_files
+from assistant.cli import cli
+from assistant.errors import AdapterError, AssistantError
+from assistant.events import Done, Selected, Stage, Step, Token
+from assistant.questions import parse_questions
+from tests.conftest import CORPUS, drain
+
+pytestmark = pytest.mark.slow
+SMALL = dict(n=3, max_tokens=24, max_train_tokens=96)
+
+
+def small_notes(tmp_path: Path) -> Path:
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "heron.md").write_text("# Project Heron\n\nOn 2024-03-12 we moved Project Heron's database from Postgres 14 to SQLite, "
+                                   "because the whole deployment runs on one laptop.\n")  # fmt: skip
+    (root / "heron-copy.md").write_text("# Heron (copy)\n\nOn 2024-03-12 we moved Project Heron's database from Postgres 14 to SQLite, "
+                                        "because the whole deployment runs on one laptop.\n")  # fmt: skip
+    (root / "buns.md").write_text("# Cardamom buns\n\nThe dough rests 45 minutes at 24 degrees.\n")
+    (root / "ferry.md").write_text("# Ferry\n\nThe ferry to Vis leaves Split at 06:15.\n")
+    return root
+
+
+def test_ask_records_a_complete_session_with_adapter(tmp_path, warm_assistant):
+    a = warm_assistant(**SMALL)
+    drain(a.index([small_notes(tmp_path)]))
+    events = list(a.ask("Which database does Project Heron use?"))
+    kinds = [type(e) for e in events]
+    assert Selected in kinds and Step in kinds and Token in kinds and kinds[-1] is Done
+    stages = [e.name for e in events if isinstance(e, Stage) and e.done]
+    assert stages == ["retrieving", "selecting", "learning", "answering"]
+    result = events[-1].result
+    assert result.status == "complete" and result.answer == "".join(e.text for e in events if isinstance(e, Token))
+    session = a.store.session(result.session_id)
+    assert len(session["selections"]) == len(result.selections) >= 1
+    assert all(s["loss"] is not None for s in session["selections"])
+    adapter = session["adapter"]
+    assert Path(adapter["gguf_path"]).is_file() and adapter["steps"] == len(session["selections"])
+    assert adapter_files.sha256_file(Path(adapter["gguf_path"])) == adapter["sha256"]
+    assert (Path(adapter["path"]) / "adapter_model.safetensors").is_file()
+    assert session["params"]["method"] == "sift" and session["device"] == "cpu"
+    # SIFT does not spend a pick on the verbatim copy of the Heron note before other informative chunks
+    paths = [Path(s["document_path"]).name for s in session["selections"] if not s["repeat"]]
+    assert not {"heron.md", "heron-copy.md"} <= set(paths[:2])
+
+
+def test_adapter_reuse_reproduces_the_answer(tmp_path, warm_assistant):
+    a = warm_assistant(**SMALL)
+    drain(a.index([small_notes(tmp_path)]))
+    first = drain(a.ask("When does the ferry to Vis leave?"))
+    again = drain(a.ask("When does the ferry to Vis leave?", adapter=first.session_id))
+    assert again.answer == first.answer
+    assert again.params["learn"] is False and again.params["adapter_from"] == first.session_id
+    Path(first.adapter["gguf_path"]).write_bytes(b"tampered")
+    with pytest.raises(AdapterError, match="sha256"):
+        drain(a.ask("When does the ferry leave?", adapter=first.session_id))
+
+
+def test_no_learn_and_no_context(tmp_path, warm_assistant):
+    a = warm_assistant(**SMALL)
+    drain(a.index([small_notes(tmp_path)]))
+    events = list(a.ask("How long does the dough rest?", learn=False))
+    assert not any(isinstance(e, Step) for e in events)
+    result = events[-1].result
+    assert result.adapter is None and a.store.session(result.session_id)["adapter"] is None
+    no_ctx = drain(a.ask("How long does the dough rest?", context=False))
+    assert no_ctx.params["context"] is False and no_ctx.adapter is not None
+
+
+def test_learning_failure_still_answers_and_records_why(tmp_path, warm_assistant, monkeypatch):
+    import assistant.tune
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated training failure")
+
+    monkeypatch.setattr(assistant.tune, "fit_lora", broken)
+    a = warm_assistant(**SMALL)
+    drain(a.index([small_notes(tmp_path)]))
+    result = drain(a.ask("When does the ferry to Vis leave?"))
+    assert result.status == "complete" and result.answer and result.adapter is None
+    assert "learning failed" in a.store.session(result.session_id)["note"]
+    assert not any(p.name.startswith(".partial") for p in (a.config.adapters_dir).glob("*"))
+
+
+def test_cancel_during_learning_records_an_interrupted_session_without_adapter(tmp_path, warm_assistant):
+    import threading
+
+    a = warm_assistant(**SMALL)
+    drain(a.index([small_notes(tmp_path)]))
+    cancel = threading.Event()
+    stream = a.ask("Which database does Project Heron use?", cancel=cancel)
+    with pytest.raises(AssistantError):
+        for event in stream:
+            if isinstance(event, Step):
+                cancel.set()
+    sessions = a.store.sessions()
+    assert [s["status"] for s in sessions] == ["interrupted"]
+    assert a.store.session(sessions[0]["id"])["adapter"] is None
+    assert list(a.config.adapters_dir.glob("*")) == []
+
+
+def test_three_corpus_questions_pick_the_right_files(warm_assistant):
+    questions = parse_questions(CORPUS / "QUESTIONS.md")[:3]
+    a = warm_assistant(n=4, max_tokens=48, max_train_tokens=128)
+    drain(a.index([CORPUS]))
+    for q in questions:
+        result = drain(a.ask(q.question))
+        picked = {str(Path(s["document_path"]).relative_to(CORPUS)) for s in result.selections}
+        assert picked & set(q.sources), (q.question, picked, q.sources)
+        session = a.store.session(result.session_id)
+        assert [s["chunk_id"] for s in session["selections"]] == [s["chunk_id"] for s in result.selections]
+        assert adapter_files.sha256_file(Path(session["adapter"]["gguf_path"])) == session["adapter"]["sha256"]
+
+
+def test_cli_ask_json_history_show_export(tmp_path, warm_assistant, monkeypatch):
+    import assistant.pipeline
+
+    a = warm_assistant(**SMALL)
+    drain(a.index([small_notes(tmp_path)]))
+    monkeypatch.setattr(assistant.pipeline, "Assistant", lambda config: a)
+    runner = CliRunner()
+    out = runner.invoke(cli, ["ask", "When does the ferry to Vis leave?", "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    sid = payload["session_id"]
+    assert payload["status"] == "complete" and payload["selections"]
+    out = runner.invoke(cli, ["history"])
+    assert out.exit_code == 0 and "ferry" in out.output
+    out = runner.invoke(cli, ["show", str(sid)])
+    assert out.exit_code == 0 and "uncertainty curve" in out.output and "adapter" in out.output
+    out = runner.invoke(cli, ["export", str(sid), str(tmp_path / "exp")])
+    assert out.exit_code == 0 and (tmp_path / "exp" / "adapter.gguf").exists()
+    out = runner.invoke(cli, ["explain", "When does the ferry to Vis leave?"])
+    assert out.exit_code == 0 and "Plain nearest neighbours" in out.output
+    ferry = str(tmp_path / "notes" / "ferry.md")
+    out = runner.invoke(cli, ["forget", "--source", ferry, "--yes"])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(cli, ["show", str(sid)])
+    assert "adapter forgotten" in out.output
+
+
+def test_kill_9_during_ask_leaves_a_consistent_store(tmp_path, home, warm_assistant):
+    a = warm_assistant(**SMALL)
+    drain(a.index([small_notes(tmp_path)]))
+    a.close()
+    env = {**os.environ, "ASSISTANT_HOME": str(home), "ASSISTANT_N": "16", "ASSISTANT_MAX_TRAIN_TOKENS": "96"}
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ask", "Which database does Heron use?"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    deadline = time.time() + 240
+    # kill once the training copy is loaded (learning is under way) or an adapter is being staged
+    while time.time() < deadline and proc.poll() is None:
+        if (home / "cache" / "models").exists() or list(home.glob("adapters/.partial-*")):
+            break
+        time.sleep(0.1)
+    time.sleep(1.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    result = CliRunner().invoke(cli, ["history"])
+    assert result.exit_code == 0
+    with sqlite3.connect(home / "assistant.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        orphans = conn.execute("SELECT count(*) FROM selections WHERE session_id NOT IN (SELECT id FROM sessions)").fetchone()[0]
+        assert orphans == 0
+    # the next ask sweeps any adapter folder that no session row names
+    b = warm_assistant(**SMALL)
+    drain(b.ask("When does the ferry to Vis leave?"))
+    known = b.store.adapter_paths()
+    assert all(str(p) in known for p in (home / "adapters").iterdir())
