@@ -303,13 +303,6 @@ class Assistant(AskMixin):
             raise IndexEmpty("the index is empty: run `assistant index PATH` first")
         return self.vectors
 
-
-def _root_of(path: Path, roots: dict[Path, Path]) -> Path | None:
-    for root in roots:
-        if root in path.parents:
-            return root
-    return None
-
     # ------------------------------------------------------------ review
 
     def explain(self, question: str, *, k: int | None = None, n: int | None = None, lam: float | None = None,
@@ -341,3 +334,10 @@ def _root_of(path: Path, roots: dict[Path, Path]) -> Path | None:
             self.vectors.mark_deleted(removed)
             self.vectors.save()
         return removed, affected
+
+
+def _root_of(path: Path, roots: dict[Path, Path]) -> Path | None:
+    for root in roots:
+        if root in path.parents:
+            return root
+    return None

@@ -1,7 +1,6 @@
 """`assistant index` on a real SQLite file, a real hnswlib index and the real MiniLM."""
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 
 from assistant.errors import AssistantError, IndexBusy
-from tests.conftest import CORPUS, drain
+from tests.conftest import drain
 
 
 class CountingEmbedder:
