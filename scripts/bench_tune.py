@@ -1,0 +1,153 @@
+"""Benchmark test-time learning and answering on the default 135M model.
+
+Per device: seconds per LoRA step at 128/256/512 tokens (median), tokens/s, and, measured side by
+side in the same run, a plain-torch forward+backward of the same model at the same length (all
+weights trainable, no peft) with the ratio between the two; peak memory; TrainingModel load time
+cold (dequantise the GGUF) and warm (safetensors cache); GGUF export time; llama.cpp tokens/s with
+and without the adapter.
+
+    python scripts/bench_tune.py [--device auto] [--repeats 5] [--out .bench/bench_tune.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import assistant  # noqa: F401  (sets the offline / no-progress-bar environment before torch and tqdm load)
+
+
+def median_s(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=Path(".bench/bench_tune.json"))
+    args = parser.parse_args()
+
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    from assistant.answer import Generator, build_messages
+    from assistant.lora_gguf import export_gguf
+    from assistant.models import default_gguf, pick_device, set_threads
+    from assistant.tune import TrainConfig, TrainingModel, fit_lora
+
+    device = pick_device(args.device)
+    threads = set_threads()
+    gguf = default_gguf()
+    cache = Path(tempfile.mkdtemp(prefix="bench-tune-"))
+    cold = TrainingModel(gguf, device, cache)
+    warm = TrainingModel(gguf, device, cache)
+    tm = warm
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text() * 4
+
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    rows = []
+    for length in (128, 256, 512):
+        cfg = TrainConfig(max_tokens=length)
+
+        def lora_steps(cfg=cfg):
+            fit_lora(tm, [text] * 4, cfg)
+            sync()
+
+        lora_step = median_s(lora_steps, args.repeats) / 4
+        plain = tm.model if tm._peft is None else tm._peft.base_model.model
+        ids = tm.encode(text, length)
+
+        def plain_fwd_bwd():
+            with tm._peft.disable_adapter() if tm._peft is not None else torch.enable_grad():
+                plain.requires_grad_(True)
+                loss = plain(input_ids=ids, labels=ids).loss
+                loss.backward()
+                plain.zero_grad(set_to_none=True)
+                plain.requires_grad_(False)
+            sync()
+
+        plain_s = median_s(plain_fwd_bwd, args.repeats)
+        rows.append({"tokens": length, "lora_step_s": lora_step, "tokens_per_s": length / lora_step,
+                     "plain_fwd_bwd_s": plain_s, "ratio": lora_step / plain_s})  # fmt: skip
+    tm.fresh_lora(TrainConfig())
+    if device == "cuda":
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        fit_lora(tm, [text] * 50, TrainConfig(max_tokens=256))
+        torch.cuda.synchronize()
+        fifty = time.perf_counter() - t
+        peak_mb = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        fifty = None
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = fit_lora(tm, [text] * 8, TrainConfig(max_tokens=256))
+    t = time.perf_counter()
+    adapter = export_gguf(result, tm, cache / "adapter.gguf")
+    export_s = time.perf_counter() - t
+
+    gen = Generator(gguf, n_ctx=1024)
+    messages = build_messages("Write a short paragraph about local assistants that learn at question time.", None)
+
+    def tokens_per_s(path):
+        gen.set_adapter(path)
+        counts = []
+
+        def run():
+            counts.append(0)
+            gen.generate(messages, max_tokens=128, on_token=lambda _: counts.__setitem__(-1, counts[-1] + 1))
+
+        seconds = median_s(run, 3)
+        return statistics.median(counts) / seconds
+
+    gen_base = tokens_per_s(None)
+    gen_adapter = tokens_per_s(adapter)
+    gen.close()
+
+    summary = {
+        "device": device,
+        "threads": threads,
+        "steps": rows,
+        "load_cold_s": cold.load_seconds,
+        "load_warm_s": warm.load_seconds,
+        "export_s": export_s,
+        "peak_memory_mb": peak_mb,
+        "fifty_steps_256_s": fifty,
+        "llama_cpp_tokens_per_s": {"base": gen_base, "adapter": gen_adapter},
+    }
+    table = Table("tokens", "LoRA step", "tokens/s", "plain fwd+bwd", "LoRA / plain", title=f"LoRA steps on SmolLM2-135M, {device}, {threads} threads")
+    for r in rows:
+        table.add_row(str(r["tokens"]), f"{r['lora_step_s']:.3f} s", f"{r['tokens_per_s']:.0f}", f"{r['plain_fwd_bwd_s']:.3f} s", f"{r['ratio']:.2f}x")
+    Console().print(table)
+    other = Table("measure", "value")
+    other.add_row("load, cold (dequantise GGUF)", f"{cold.load_seconds:.1f} s")
+    other.add_row("load, warm (safetensors cache)", f"{warm.load_seconds:.2f} s")
+    other.add_row("export adapter GGUF", f"{export_s * 1000:.0f} ms")
+    other.add_row("peak memory", f"{peak_mb:.0f} MB")
+    other.add_row("llama.cpp tokens/s, base", f"{gen_base:.0f}")
+    other.add_row("llama.cpp tokens/s, with adapter", f"{gen_adapter:.0f}")
+    if fifty is not None:
+        other.add_row("50 steps x 256 tokens", f"{fifty:.1f} s")
+    Console().print(other)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
