@@ -1,0 +1,29 @@
+"""The sample corpus and its questions file agree, read through the project's own readers."""
+
+from assistant.ingest import file_format, read_blocks
+from assistant.questions import normalise, parse_questions
+from tests.conftest import CORPUS
+
+
+def text_of(path) -> str:
+    blocks, _ = read_blocks(path.read_bytes(), file_format(path))
+    return " ".join(b.text for b in blocks)
+
+
+def test_every_answer_is_in_every_listed_source():
+    questions = parse_questions(CORPUS / "QUESTIONS.md")
+    assert len(questions) >= 25
+    for q in questions:
+        assert q.sources, q
+        for source in q.sources:
+            path = CORPUS / source
+            assert path.is_file(), (q.number, source)
+            assert normalise(q.answer) in normalise(text_of(path)), (q.number, q.answer, source)
+
+
+def test_corpus_is_mixed_and_repeats_itself():
+    files = [p for p in CORPUS.rglob("*") if p.is_file() and p.name != "QUESTIONS.md"]
+    formats = {file_format(p) for p in files}
+    assert len(files) >= 40 and {"markdown", "text", "rst", "html", "pdf", "org"} <= formats
+    repeated = [q for q in parse_questions(CORPUS / "QUESTIONS.md") if len(q.sources) >= 3]
+    assert len(repeated) >= 6, "near-verbatim duplicates across files are what SIFT is for"
