@@ -19,6 +19,12 @@ from .config import load_config
 from .errors import AssistantError
 
 
+def render_index(out, events, quiet: bool = False):
+    from .render import render_index as render
+
+    return render(out, events, quiet=quiet)
+
+
 def _debug() -> bool:
     return bool(os.environ.get("ASSISTANT_DEBUG"))
 
@@ -84,7 +90,6 @@ def cli():
 @user_errors
 def index(paths, prune, rebuild, watch, include_code, max_file_mb, home):
     """Index documents in PATHS (folders are walked recursively)."""
-    from .render import render_index
 
     if not paths and not rebuild:
         raise click.UsageError("give at least one PATH to index (or --rebuild)")
@@ -248,6 +253,75 @@ def export(session_id, out_dir, home):
 
     for path in export_session(make_assistant(home).store, session_id, out_dir):
         click.echo(str(path))
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+@cli.group(name="eval")
+def eval_group():
+    """Measure test-time learning: bits per byte (the paper's protocol) and question answering."""
+
+
+@eval_group.command(name="lm")
+@click.argument("corpus", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"), show_default=True, help="Results folder (resumable).")
+@click.option("--n-test", type=click.IntRange(1), default=100, show_default=True, help="Held-out test documents.")
+@click.option("--steps", type=click.IntRange(1), default=16, show_default=True, help="Picks = LoRA steps per test document.")
+@click.option("--methods", default=",".join(("none", "nn", "nn-f", "uncertainty", "random", "sift")), show_default=True, help="Comma-separated methods.")
+@click.option("--duplicate", type=click.IntRange(1), default=1, show_default=True, help="Copy every data-space chunk N times.")
+@click.option("--lam", type=float, default=1.0, show_default=True, help="SIFT's lambda.")
+@click.option("--lr", type=float, default=2e-3, show_default=True, help="LoRA learning rate.")
+@click.option("--chunk-tokens", type=click.IntRange(16), default=128, show_default=True, help="Data-space chunk size.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Split and selection seed.")
+@click.option("--limit", "limits", multiple=True, help="METHOD=N: evaluate METHOD on the first N test documents only.")
+@user_errors
+def eval_lm(corpus, out, n_test, steps, methods, duplicate, lam, lr, chunk_tokens, seed, limits):
+    """Bits per byte of held-out documents after learning from picks of each method."""
+    from .evaluate import LMConfig, lm_markdown, lm_plot, lm_summary, load_rows, run_lm
+    from .render import render_eval
+
+    chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
+    cfg = LMConfig(corpus=corpus, out=out, n_test=n_test, methods=chosen, steps=steps, duplicate=duplicate, lam=lam,
+                   lr=lr, chunk_tokens=chunk_tokens, seed=seed, limit_methods=_limits(limits))  # fmt: skip
+    render_eval(console(), run_lm(cfg))
+    rows = load_rows(out / "lm.jsonl")
+    summaries = [lm_summary(rows, d) for d in sorted({r["duplicate"] for r in rows})]
+    (out / "lm-summary.json").write_text(json.dumps(summaries, indent=2))
+    (out / "lm-summary.md").write_text(lm_markdown(summaries))
+    lm_plot(rows, out)
+    click.echo(lm_markdown(summaries))
+
+
+@eval_group.command(name="qa")
+@click.argument("corpus", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--questions", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="Questions file (default CORPUS/QUESTIONS.md).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"), show_default=True, help="Results folder (resumable).")
+@click.option("--n", type=click.IntRange(1), default=8, show_default=True, help="Picks (and LoRA steps) per question.")
+@home_option
+@user_errors
+def eval_qa(corpus, questions, out, n, home):
+    """Question answering on an indexed corpus: base, context, learning, learning + context."""
+    from .evaluate import load_rows, qa_markdown, qa_summary, run_qa
+    from .render import render_eval
+
+    assistant = make_assistant(home)
+    render_index(console(), assistant.index([corpus]), quiet=True)
+    render_eval(console(), run_qa(assistant, questions or corpus / "QUESTIONS.md", out, corpus.resolve(), n=n))
+    summary = qa_summary(load_rows(out / "qa.jsonl"))
+    (out / "qa-summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "qa-summary.md").write_text(qa_markdown(summary))
+    click.echo(qa_markdown(summary))
+
+
+def _limits(values) -> dict:
+    out = {}
+    for value in values:
+        method, _, count = value.partition("=")
+        if not count.isdigit():
+            raise click.BadParameter(f"expected METHOD=N, got {value!r}", param_hint="--limit")
+        out[method] = int(count)
+    return out
 
 
 if __name__ == "__main__":

@@ -239,3 +239,18 @@ def render_session(out: Console, session: dict, changed: dict[int, str]) -> None
                       f"steps={adapter['steps']} {adapter['bytes'] / 1e6:.2f} MB sha256={adapter['sha256'][:12]}")  # fmt: skip
     else:
         out.print("[dim]no adapter (learning was off or failed)[/]")
+
+
+def render_eval(out: Console, stream: Iterable[ev.Event]) -> None:
+    """A progress bar over evaluation items; each item is saved as soon as it is known."""
+    bar = Progress(TextColumn("[bold blue]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("ETA"), TimeRemainingColumn(), console=out)  # fmt: skip
+    with bar:
+        task = None
+        for event in stream:
+            if isinstance(event, ev.Stage):
+                out.print(f"[dim]{event.name}[/] {event.detail}")
+            elif isinstance(event, ev.Progress):
+                if task is None:
+                    task = bar.add_task(event.unit, total=event.total)
+                bar.update(task, completed=event.done)

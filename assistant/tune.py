@@ -11,12 +11,17 @@ import hashlib
 import math
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import Cancelled, ModelNotFound
 from .events import Step
+
+# Noise from peft/transformers that says nothing to a user: the base comes from a GGUF, not a hub folder.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+warnings.filterwarnings("ignore", message="Could not find a config file.*")
 
 
 @dataclass(frozen=True)
