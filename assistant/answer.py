@@ -19,6 +19,7 @@ SYSTEM = (
 )
 MAX_CONTEXT_CHARS = 6000  # about 1500 tokens: small models lose the question in longer prompts
 MAX_CACHED_ADAPTERS = 4
+REPEAT_PENALTY = 1.15  # a 135M model that just learned a chunk tends to loop on it without one
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ class Generator:
         """Stream the reply; greedy (deterministic) at temperature 0."""
         pieces = []
         stream = self.llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=temperature,
-                                                 seed=seed, stream=True)  # fmt: skip
+                                                 seed=seed, repeat_penalty=REPEAT_PENALTY, stream=True)  # fmt: skip
         for chunk in stream:
             text = chunk["choices"][0]["delta"].get("content")
             if text:

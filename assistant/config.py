@@ -50,7 +50,7 @@ class Config:
     lora_targets: str = "all-linear"
     max_train_tokens: int = 256
     # Generation
-    max_tokens: int = 256
+    max_tokens: int = 160  # a small model rambles past its answer; 160 tokens hold a few sentences
     temperature: float = 0.0  # deterministic by default
     seed: int = 0
     n_ctx: int = 4096

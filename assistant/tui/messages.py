@@ -1,0 +1,39 @@
+"""App-wide messages. Workers post them from their threads (post_message is thread-safe)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+
+class PipelineEvent(Message):
+    """One event from Assistant.ask or Assistant.index, tagged with the job that produced it."""
+
+    def __init__(self, job: str, event: Any) -> None:
+        super().__init__()
+        self.job = job
+        self.event = event
+
+
+class ExplainReady(Message):
+    """What plain NN would have picked for the last question (Assistant.explain)."""
+
+    def __init__(self, facts: dict) -> None:
+        super().__init__()
+        self.facts = facts
+
+
+class StatusReady(Message):
+    def __init__(self, facts: dict) -> None:
+        super().__init__()
+        self.facts = facts
+
+
+class AskRequest(Message):
+    """Ask a question, optionally re-using the adapter of a past session."""
+
+    def __init__(self, question: str, adapter: int | None = None) -> None:
+        super().__init__()
+        self.question = question
+        self.adapter = adapter
