@@ -95,10 +95,11 @@ class AssistantApp(App):
         from ..models import detect_devices
 
         facts = self.assistant.status()
-        try:
-            facts["devices"] = detect_devices()
-        except Exception:  # torch missing or broken: the device line says so
-            facts["devices"] = ["cpu"]
+        if "devices" not in facts:
+            try:
+                facts["devices"] = detect_devices()
+            except Exception:  # torch missing or broken: the device line says so
+                facts["devices"] = ["cpu"]
         self.post_message(StatusReady(facts))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ask")

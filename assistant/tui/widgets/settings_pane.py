@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Grid, Vertical
+from textual.containers import Grid, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Switch
 
 
-class SettingsPane(Vertical):
+class SettingsPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         c = self.app.assistant.config
         with Grid(id="settings-grid"):
