@@ -86,8 +86,10 @@ class AskMixin:
     @property
     def training_model(self):
         if self._training is None:
+            from .models import set_threads
             from .tune import TrainingModel
 
+            set_threads(self.config.threads)
             self._training = TrainingModel(self.gguf_path, self.device, self.config.cache_dir)
         return self._training
 

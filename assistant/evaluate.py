@@ -122,14 +122,16 @@ def _append(path: Path, row: dict) -> None:
         fh.write(json.dumps(row) + "\n")
 
 
-def run_lm(cfg: LMConfig) -> Iterator:
-    """Run the language-modelling protocol; yields progress events; results go to ``out/lm.jsonl``."""
+def run_lm(cfg: LMConfig, models=None) -> Iterator:
+    """Run the language-modelling protocol; yields progress events; results go to ``out/lm.jsonl``.
+
+    ``models`` (gguf, tm, embedder, tokens) lets a caller that already holds the models reuse them."""
     from .sift import select
     from .tune import TrainConfig, bits_per_byte, fit_lora
 
     cfg.out.mkdir(parents=True, exist_ok=True)
     yield Stage("loading")
-    models = _Models(cfg, cfg.out / "cache")
+    models = models or _Models(cfg, cfg.out / "cache")
     files = corpus_files(cfg.corpus)
     data_files, test_files = split_files(files, cfg.n_test, cfg.seed)
     yield Stage("embedding data space", detail=f"{len(data_files)} files")

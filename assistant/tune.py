@@ -257,7 +257,7 @@ def bits_from_logits(logits, targets, n_bytes: int) -> float:
 
     logp = torch.log_softmax(logits.float(), dim=-1)
     nats = -logp.gather(-1, targets.unsqueeze(-1)).sum()
-    return float(nats) / math.log(2) / n_bytes
+    return float(nats.detach()) / math.log(2) / n_bytes
 
 
 def bits_per_byte(tm: TrainingModel, text: str, *, lora: LoraResult | str | None = None, max_tokens: int = 256) -> float:

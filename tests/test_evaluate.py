@@ -1,0 +1,48 @@
+"""The evaluation harness end to end on a tiny slice, with the real models."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from assistant.evaluate import LMConfig, lm_markdown, lm_plot, lm_summary, load_rows, qa_markdown, qa_summary, run_lm, run_qa
+from tests.conftest import CORPUS, drain
+
+pytestmark = pytest.mark.slow
+
+
+def test_lm_protocol_tiny_slice_and_resume(tmp_path, training_model, embedder, token_counter):
+    models = SimpleNamespace(gguf=training_model.gguf_path, tm=training_model, embedder=embedder, tokens=token_counter)
+    cfg = LMConfig(corpus=CORPUS, out=tmp_path / "lm", n_test=2, steps=2, methods=("none", "nn", "sift"), chunk_tokens=64, test_tokens=64)
+    drain(run_lm(cfg, models))
+    rows = load_rows(cfg.out / "lm.jsonl")
+    assert sorted(r["method"] for r in rows) == ["nn", "nn", "none", "none", "sift", "sift"]
+    for r in rows:
+        assert r["curve"]["0"] > 0
+        if r["method"] != "none":
+            assert set(r["curve"]) >= {"0", "1", "2"} and len(r["variances"]) == 2
+    config = json.loads((cfg.out / "lm-config.json").read_text())
+    assert config["seed"] == 0 and len(config["test_files"]) == 2 and config["embedder"]
+    drain(run_lm(cfg, models))  # resumes: everything is done already
+    assert len(load_rows(cfg.out / "lm.jsonl")) == 6
+    summary = lm_summary(rows)
+    assert summary["methods"]["sift"]["bpb"][2] == 2 and "sift_minus_nn" in summary
+    assert "| sift |" in lm_markdown([summary])
+    assert [p.name for p in lm_plot(rows, cfg.out)] == ["lm-bpb-dup1.png", "lm-adaptive.png"]
+
+
+def test_qa_protocol_tiny_slice(tmp_path, warm_assistant):
+    questions = tmp_path / "q.md"
+    text = (CORPUS / "QUESTIONS.md").read_text()
+    questions.write_text(text[: text.index("## 3.")])
+    a = warm_assistant(max_tokens=24, max_train_tokens=96)
+    drain(a.index([CORPUS]))
+    drain(run_qa(a, questions, tmp_path / "qa", CORPUS.resolve(), n=2))
+    rows = load_rows(tmp_path / "qa" / "qa.jsonl")
+    assert [r["number"] for r in rows] == [1, 2]
+    for r in rows:
+        assert set(r["conditions"]) == {"base", "context-nn", "context-sift", "learn-sift", "learn+context-sift"}
+        assert all(c["answer_bits_per_byte"] > 0 for c in r["conditions"].values())
+        assert set(r["recall"]) == {"nn", "sift"}
+    summary = qa_summary(rows)
+    assert summary["n"] == 2 and "| learn+context-sift |" in qa_markdown(summary)
