@@ -7,7 +7,6 @@ re-initialises the LoRA, so no question learns from another's chunks.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import shutil
 import time
@@ -16,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .adapters import sha256_file
 from .errors import Cancelled, ModelNotFound
 from .events import Step
 
@@ -49,14 +49,6 @@ class LoraResult:
     notes: list[str] = field(default_factory=list)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _dtype_for(device: str):
     import torch
 
@@ -80,7 +72,7 @@ class TrainingModel:
         self.cache_dir = Path(cache_dir)
         self.dtype = dtype or _dtype_for(device)
         start = time.perf_counter()
-        self.sha256 = file_sha256(self.gguf_path)
+        self.sha256 = sha256_file(self.gguf_path)
         cached = Path(cache_dir) / "models" / self.sha256[:16]
         if (cached / "config.json").exists():
             self.load_path = "cache"

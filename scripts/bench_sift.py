@@ -11,24 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
+from _timing import median_of
 
 CASES = [(200, 16), (200, 50), (1000, 50), (10000, 50)]
 D = 384
 
 
 def median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000 * statistics.median(times)
+    return 1000 * median_of(fn, repeats)
 
 
 def main() -> None:

@@ -19,17 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from _timing import median_of
+
 import assistant  # noqa: F401  (sets the offline / no-progress-bar environment before torch and tqdm load)
 
 
-def median_s(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+median_s = median_of
 
 
 def main() -> None:

@@ -1,6 +1,5 @@
 """The Textual app, driven with the Pilot: real flows on a small real index, plus snapshots."""
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from assistant.tui.screens.session import SessionScreen
 from assistant.tui.screens.source import SourceScreen
 from assistant.tui.widgets.sources import SourcesPanel
 from tests.conftest import drain
-from tests.tui_doubles import ANSWER, FrozenAssistant, ScriptedAssistant
+from tests.tui_doubles import FrozenAssistant, ScriptedAssistant
 
 
 async def wait_until(pilot, predicate, timeout=30.0):
@@ -44,13 +43,19 @@ async def ask(pilot, app, question="What database did Heron move to?"):
     await pilot.press("enter")
 
 
+async def answered(pilot, app) -> SourcesPanel:
+    """Ask the scripted question and wait until the run and the NN comparison are done."""
+    await ask(pilot, app)
+    panel = app.query_one("#sources", SourcesPanel)
+    assert await wait_until(pilot, lambda: panel.nn)
+    return panel
+
+
 async def test_ask_streams_the_answer_and_fills_sources(scripted):
     app = AssistantApp(scripted.config, assistant=scripted)
     scripted.step_delay = 0.01
     async with app.run_test(size=(100, 30)) as pilot:
-        await ask(pilot, app)
-        panel = app.query_one("#sources", SourcesPanel)
-        assert await wait_until(pilot, lambda: panel.nn)
+        panel = await answered(pilot, app)
         assert [s["rank"] for s in panel.sources] == [1, 2, 3, 4] and panel.row_count == 4
         answer = app.query(".answer").last()
         assert "SQLite" in answer.source and "(cite:1)" in answer.source
@@ -63,9 +68,7 @@ async def test_open_a_source_and_follow_a_citation(scripted):
     app = AssistantApp(scripted.config, assistant=scripted)
     scripted.step_delay = 0.01
     async with app.run_test(size=(100, 30)) as pilot:
-        await ask(pilot, app)
-        panel = app.query_one("#sources", SourcesPanel)
-        assert await wait_until(pilot, lambda: panel.nn)
+        panel = await answered(pilot, app)
         panel.focus()
         await pilot.press("enter")
         assert await wait_until(pilot, lambda: isinstance(app.screen, SourceScreen))
