@@ -10,13 +10,19 @@ export HF_HUB_OFFLINE := 1
 # which segfaults in llama_decode (ggml-org/llama.cpp#20824). LLAVA is not needed.
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
+# pip does not cache wheels it builds from this machine's local package mirror, so the
+# llama-cpp-python wheel is built once into this folder and found there by every later install.
+WHEELS ?= $(HOME)/.cache/assistant/wheels
+LLAMA_CPP := llama-cpp-python==$(shell sed -n 's/^llama-cpp-python==//p' constraints.txt)
+
 .PHONY: install demo test bench clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt torch
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test]"
+	ls $(WHEELS)/llama_cpp_python-* >/dev/null 2>&1 || $(BIN)/python -m pip wheel -q --no-deps -w $(WHEELS) "$(LLAMA_CPP)"
+	$(BIN)/python -m pip install -q -c constraints.txt --find-links $(WHEELS) -e ".[test]"
 	touch $@
 
 install: $(BIN)/.installed
