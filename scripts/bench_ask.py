@@ -66,7 +66,7 @@ def main() -> None:
         summary[mode] = {**med, "stages": stage_med, "steps": steps, "runs": rows}
         table.add_row(mode, f"{med['first_token']:.2f} s", f"{med['total']:.2f} s",
                       *[f"{stage_med[s]:.2f} s" for s in stage_med], f"{steps:g}")  # fmt: skip
-    Console().print(table)
+    Console(width=130).print(table)
     summary["device"] = assistant.device
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2))
