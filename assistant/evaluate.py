@@ -30,7 +30,7 @@ from .evalstats import fmt, mean_se, paired, pearson, split_files
 
 LM_METHODS = ("none", "nn", "nn-f", "uncertainty", "random", "sift")
 CHECKPOINTS = (0, 1, 2, 5, 10, 20, 50)
-STOP_THRESHOLDS = (0.001, 0.003, 0.01, 0.03)
+STOP_THRESHOLDS = (0.003, 0.01, 0.03, 0.05, 0.1)
 
 
 @dataclass
