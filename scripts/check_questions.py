@@ -1,0 +1,82 @@
+"""Check corpus/QUESTIONS.md against the corpus, independently of the project's own readers.
+
+Every answer must occur (case-insensitive, whitespace-normalised) in the text of every listed
+source: PDFs are read with pypdf, HTML with BeautifulSoup (script and style dropped), everything
+else as UTF-8 text. Also reports the corpus's files by format and the repeated answers.
+
+    . .venv/bin/activate && python scripts/check_questions.py [corpus]
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+from pypdf import PdfReader
+
+HEAD = re.compile(r"^##\s+(\d+)\.\s+(.+?)\s*$")
+FIELD = re.compile(r"^-\s+(answer|sources):\s*(.+?)\s*$", re.IGNORECASE)
+
+
+def norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def text_of(path: Path) -> str:
+    if path.suffix == ".pdf":
+        return " ".join(page.extract_text() or "" for page in PdfReader(path).pages)
+    raw = path.read_text(encoding="utf-8")
+    if path.suffix in (".html", ".htm"):
+        soup = BeautifulSoup(raw, "html.parser")
+        for tag in soup(["script", "style"]):
+            tag.decompose()
+        return soup.get_text(" ")
+    return raw
+
+
+def parse(path: Path) -> list[dict]:
+    items: list[dict] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if m := HEAD.match(line):
+            items.append({"n": int(m.group(1)), "q": m.group(2)})
+        elif (m := FIELD.match(line)) and items:
+            key, value = m.group(1).lower(), m.group(2)
+            items[-1][key] = value if key == "answer" else [s.strip() for s in value.split(",") if s.strip()]
+    return items
+
+
+def main() -> int:
+    corpus = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "corpus")
+    items = parse(corpus / "QUESTIONS.md")
+    errors: list[str] = []
+    if [q["n"] for q in items] != list(range(1, len(items) + 1)):
+        errors.append("questions are not numbered 1..N in order")
+    cache: dict[Path, str] = {}
+    for q in items:
+        if not q.get("answer") or not q.get("sources"):
+            errors.append(f"{q['n']}: missing answer or sources")
+            continue
+        for source in q["sources"]:
+            path = corpus / source
+            if not path.is_file():
+                errors.append(f"{q['n']}: no such file {source}")
+                continue
+            if path not in cache:
+                cache[path] = norm(text_of(path))
+            if norm(q["answer"]) not in cache[path]:
+                errors.append(f"{q['n']}: {q['answer']!r} not in {source}")
+    files = [p for p in corpus.rglob("*") if p.is_file() and p.name not in ("QUESTIONS.md", ".assistantignore")]
+    formats = Counter(p.suffix.lstrip(".") for p in files)
+    print(f"{len(files)} files: " + ", ".join(f"{n} {ext}" for ext, n in formats.most_common()))
+    print(f"{len(items)} questions, {sum(len(q.get('sources', [])) >= 3 for q in items)} with 3+ sources")
+    for e in errors:
+        print("FAIL", e)
+    print("OK" if not errors else f"{len(errors)} problems")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
