@@ -30,7 +30,10 @@ with the factor (O(K n)). A step costs O(K (d + n)) instead of a fresh O(n^3) so
 and the K x K Gram matrix is never formed. The recursion runs in float64; kernel values are computed
 in the input's precision (float32 embeddings give float32 inner products). Methods whose order is
 known in advance (`nn`, `nn-f`, `random`) run the same recursion over their own picks only, so
-their honest variances cost O(n^2 d), independent of K.
+their honest variances cost O(n^2 d), independent of K. At large K the n kernel columns (n passes
+over the K x d matrix) dominate. Batching guessed columns into one matrix-matrix product does not
+pay: SIFT's later picks lie anywhere in the similarity ranking (on clustered data with K = 10,000,
+most of 50 picks ranked below 9,900 by <x*, x>).
 
 Adaptive stop (``stop=t``, the config default is t = 0.01): SIFT stops before a pick that would
 lower sigma^2(x*) by less than ``t * prior``, so every pick it keeps (after the first, which is
@@ -50,6 +53,7 @@ imported only when a tensor comes in or ``backend="torch"`` is asked for.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,10 +63,10 @@ METHODS = ("sift", "nn", "nn-f", "uncertainty", "random")
 BACKENDS = ("numpy", "torch")
 
 TIE = 1e-12  # scores this close (relative to the problem's scale) count as a tie, which goes to the lower index
-# Largest BLAS call, in matrix elements. OpenBLAS (numpy's BLAS) threads a matrix-vector product above
-# roughly 4e5 elements, and on a busy 2-core machine a threaded call waits for a scheduler tick:
-# X @ x for X of 10,000 x 384 took 8 ms threaded against 0.54 ms in single-threaded blocks of this size.
-# A memory-bound product gains little from a second thread, so every product here stays under it.
+# Largest BLAS call, in matrix elements. numpy's OpenBLAS threads a matrix-vector product from about
+# 4.6e5 elements (1200 x 384 here), and on a busy 2-core machine a threaded call waits for a scheduler
+# tick: X @ x for X of 10,000 x 384 took 8 ms threaded against 0.54 ms in blocks of this size. A
+# memory-bound product gains little from a second thread, so every product here stays under it.
 BLAS_BLOCK = 1 << 18
 
 
@@ -96,6 +100,72 @@ def is_repeat(sel: Selection) -> list[bool]:
 
 
 # ---------------------------------------------------------------------------------------------------
+# the methods: each pick rule with its formula. `sift` and `uncertainty` score every candidate against
+# the current posterior (c = k_n(x*, .), vl = sigma^2_n(.) + lam) and pick the argmax, ties to the lower
+# index; `nn`, `nn-f` and `random` fix their order from <x*, x> (or the seed) alone.
+
+
+def _sift_scores(c, vl, out=None):
+    """SIFT, Hübotter, Bongni, Hakimi, Krause, ICLR 2025 (arXiv:2410.08020), Algorithm 1.
+
+        x_{n+1} = argmin_x sigma^2_{X_n + x}(x*)
+        sigma^2_X(x*) = k(x*,x*) - k_X(x*)^T (K_XX + lam I)^-1 k_X(x*)
+
+    The variance after adding x is sigma^2_n(x*) - k_n(x*, x)^2 / (sigma^2_n(x) + lam), so the pick
+    maximises the score k_n(x*, x)^2 / (sigma^2_n(x) + lam), the drop it brings. Repeats are allowed:
+    re-picking x still lowers sigma^2 when lam > 0, so SIFT returns to a chunk it has not yet learned
+    well, while a copy of a pick brings no more than the pick itself would again.
+    """
+    if out is None:
+        return c * c / vl
+    np.multiply(c, c, out=out)
+    return np.divide(out, vl, out=out)
+
+
+def _uncertainty_scores(c, vl, out=None):
+    """Uncertainty sampling (Lewis & Gale, SIGIR 1994), the paper's uncertainty-sampling baseline.
+
+        x_{n+1} = argmax_x sigma^2_n(x),   sigma^2_n(x) = k(x,x) - k_X(x)^T (K_XX + lam I)^-1 k_X(x)
+
+    The candidate the model knows least about, whatever the prompt: diverse, but blind to x*.
+    Repeats are allowed (a pick stays the most uncertain only if nothing else is).
+    """
+    return vl  # sigma^2_n(x) + lam: the same argmax
+
+
+def _nn_order(sims: np.ndarray, n: int, seed: int) -> list[int]:
+    """Nearest-neighbour retrieval, the paper's NN (as in Hardt & Sun, ICLR 2024).
+
+        X_n = the top min(n, K) of the candidates by <x*, x>, most similar first, no repeats
+
+    Exact ties go to the lower index.
+    """
+    return np.argsort(-sims, kind="stable")[: min(n, len(sims))].tolist()
+
+
+def _nn_f_order(sims: np.ndarray, n: int, seed: int) -> list[int]:
+    """NN-F, the paper's nearest-neighbour baseline that samples with repeats allowed.
+
+        x_{t} = argmax_x <x*, x>   for every t = 1..n
+
+    Retrieval that may return a point again has nothing to move it off the nearest neighbour, so it
+    degenerates into training on the single nearest chunk n times: the failure mode of NN when the
+    data hold duplicates (n copies of the nearest chunk look exactly like this). The lower index
+    wins an exact tie.
+    """
+    return [int(np.argmax(sims))] * n
+
+
+def _random_order(sims: np.ndarray, n: int, seed: int) -> list[int]:
+    """Random: min(n, K) distinct candidates, uniformly, from numpy's default_rng(seed)."""
+    return np.random.default_rng(seed).permutation(len(sims))[: min(n, len(sims))].tolist()
+
+
+_SCORES = {"sift": _sift_scores, "uncertainty": _uncertainty_scores}
+_ORDERS = {"nn": _nn_order, "nn-f": _nn_f_order, "random": _random_order}
+
+
+# ---------------------------------------------------------------------------------------------------
 # input checks
 
 
@@ -103,19 +173,28 @@ def _is_torch(x: Any) -> bool:
     return type(x).__module__.split(".")[0] == "torch"
 
 
-def _check_params(n: Any, method: str, lam: Any, stop: Any, backend: Any) -> None:
+def _check_params(n: Any, method: str, lam: Any, stop: Any, seed: Any, backend: Any) -> None:
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)} or None")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+    if not (_is_int(n) and n >= 1):
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
     # every method reports variances under the same lam, so every method needs a valid one
-    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) or not (np.isfinite(lam) and lam > 0):
+    if not (_is_number(lam) and np.isfinite(lam) and lam > 0):
         raise ValueError(f"lam must be a finite number > 0 (the observation noise), got {lam!r}")
-    if stop is not None and (isinstance(stop, bool) or not isinstance(stop, (int, float, np.integer, np.floating))
-                             or not (np.isfinite(stop) and stop >= 0)):  # fmt: skip
+    if stop is not None and not (_is_number(stop) and np.isfinite(stop) and stop >= 0):
         raise ValueError(f"stop must be None or a finite number >= 0, got {stop!r}")
+    if not _is_int(seed):  # None would mean fresh OS entropy: results must not depend on hidden randomness
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+
+
+def _is_int(x: Any) -> bool:
+    return not isinstance(x, bool) and isinstance(x, (int, np.integer))
+
+
+def _is_number(x: Any) -> bool:
+    return not isinstance(x, bool) and isinstance(x, (int, float, np.integer, np.floating))
 
 
 def _check_shapes(query_shape: tuple, cand_shape: tuple) -> None:
@@ -134,8 +213,14 @@ NOT_FINITE = "query and candidates must not contain NaN or inf (nor values whose
 
 def _as_numpy(x: Any, name: str) -> np.ndarray:
     if _is_torch(x):
-        x = x.detach().cpu().numpy()
-    arr = np.asarray(x)
+        x = x.detach().cpu()
+        if x.is_floating_point() and x.element_size() < 4:  # float16, bfloat16: numpy has no bfloat16
+            x = x.float()
+        x = x.numpy()
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
+        raise ValueError(f"{name} must be a float array: {exc}") from None
     if arr.dtype.kind not in "fiu":
         raise ValueError(f"{name} must be a float array, got dtype {arr.dtype}")
     if arr.dtype not in (np.float32, np.float64):  # BLAS has no float16 or integer products
@@ -176,13 +261,13 @@ def _greedy_numpy(X: np.ndarray, sims: np.ndarray, sqnorms: np.ndarray, prior: f
     fixed sequence of in-place numpy calls: at K = 200 the per-call overhead is the cost.
     """
     K = X.shape[0]
-    mul, sub, div = np.multiply, np.subtract, np.divide
+    mul, sub = np.multiply, np.subtract
     f64 = np.float64
     c = sims.astype(f64)  # k_n(x*, x_i)
     vl = sqnorms.astype(f64) + lam  # sigma^2_n(x_i) + lam
     s = prior  # sigma^2_n(x*)
     U = np.empty((n, K))  # row t: u_t = k_{t-1}(., x_{j_t}) / sqrt(sigma^2_{t-1}(x_{j_t}) + lam)
-    g, tmp = np.empty(K), np.empty(K)
+    buf, tmp = np.empty(K), np.empty(K)
     near = np.empty(K, dtype=bool)
     kernel: dict[int, np.ndarray] = {}  # X @ x_j of each distinct pick: a repeat costs no product
     KX = np.empty((n, K), dtype=X.dtype) if gram is None else None
@@ -191,22 +276,18 @@ def _greedy_numpy(X: np.ndarray, sims: np.ndarray, sqnorms: np.ndarray, prior: f
     # Rounding can push a posterior variance a little below 0; it matters only when that is near -lam.
     # float32 kernel values are off by up to ~1e-5 at d = 384, float64 ones by ~1e-13.
     clamp = lam < (1e-9 if X.dtype == f64 else 1e-3)
+    score = _SCORES[choose] if isinstance(choose, str) else None
     order = None if isinstance(choose, str) else choose
     sift = choose == "sift"
-    tol = TIE * prior
+    tol = TIE * prior  # a SIFT tie: two picks leaving sigma^2(x*) equal to TIE of the prior
     picks: list[int] = []
     variances: list[float] = []
     for t in range(n):
-        if sift:
-            mul(c, c, out=g)
-            div(g, vl, out=g)  # the drop in sigma^2(x*) each candidate would bring
+        if score is not None:
+            g = score(c, vl, buf)
             j = int(g.argmax())
-            if j:  # a near-tie goes to the lower index
-                j = int(np.greater_equal(g, g[j] - tol, out=near).argmax())
-        elif order is None:  # uncertainty: the candidate the model knows least about
-            j = int(vl.argmax())
-            if j:
-                j = int(np.greater_equal(vl, vl[j] * (1 - TIE), out=near).argmax())
+            if j:  # the lowest index within the tie tolerance of the best
+                j = int(np.greater_equal(g, g[j] - (tol if sift else TIE * g[j]), out=near).argmax())
         else:
             j = order[t]
         vj, cj = float(vl[j]), float(c[j])
@@ -224,17 +305,17 @@ def _greedy_numpy(X: np.ndarray, sims: np.ndarray, sqnorms: np.ndarray, prior: f
                 np.matmul(X, X[j], out=kcol)
             else:
                 _matvec(X, X[j], kcol)
-        u = U[t]
+        u, inv = U[t], 1.0 / math.sqrt(vj)
         if t:
             if one_call_u:
                 np.matmul(U[:t, j], U[:t], out=tmp)
             else:
                 _vecmat(U[:t, j], U[:t], tmp)
             sub(kcol, tmp, out=u)
-            mul(u, 1.0 / np.sqrt(vj), out=u)
+            mul(u, inv, out=u)
         else:
-            mul(kcol, 1.0 / np.sqrt(vj), out=u, dtype=f64)
-        mul(u, cj / np.sqrt(vj), out=tmp)
+            mul(kcol, inv, out=u, dtype=f64)
+        mul(u, cj * inv, out=tmp)
         sub(c, tmp, out=c)
         mul(u, u, out=tmp)
         sub(vl, tmp, out=vl)
@@ -260,24 +341,17 @@ def _replay_numpy(rows: np.ndarray, sims: np.ndarray, prior: float, order: list[
     return variances
 
 
-def _fixed_order(method: str, sims: np.ndarray, prior: float, n: int, lam: float, seed: int, rows) -> tuple[list[int], list[float]]:
+def _fixed_order(
+    method: str, sims: np.ndarray, prior: float, n: int, lam: float, seed: int, rows
+) -> tuple[list[int], list[float]]:
     """Picks and honest variances of the methods whose order does not depend on the posterior.
 
     ``rows(positions)`` returns those candidates' vectors as a numpy array.
     """
-    picks = _order(method, sims, n, seed)
+    picks = _ORDERS[method](sims, n, seed)
     distinct = list(dict.fromkeys(picks))
     local = {j: i for i, j in enumerate(distinct)}
     return picks, _replay_numpy(rows(distinct), sims[distinct], prior, [local[j] for j in picks], lam)
-
-
-def _order(method: str, sims: np.ndarray, n: int, seed: int) -> list[int]:
-    K = len(sims)
-    if method == "nn":
-        return np.argsort(-sims, kind="stable")[: min(n, K)].tolist()
-    if method == "nn-f":
-        return [int(np.argmax(sims))] * n  # argmax: the first of exact ties
-    return np.random.default_rng(seed).permutation(K)[: min(n, K)].tolist()  # random
 
 
 def _select_numpy(query, candidates, n, method, lam, stop, seed) -> Selection:
@@ -287,10 +361,13 @@ def _select_numpy(query, candidates, n, method, lam, stop, seed) -> Selection:
     q = q.astype(X.dtype, copy=False)
     q64 = q.astype(np.float64)
     prior = float(q64 @ q64)
-    sims = _matvec(X, q, np.empty(X.shape[0], dtype=X.dtype)).astype(np.float64)
-    sqnorms = np.vecdot(X, X) if hasattr(np, "vecdot") else np.einsum("ij,ij->i", X, X)
+    if not np.isfinite(prior):
+        raise ValueError(NOT_FINITE)
+    with np.errstate(invalid="ignore", over="ignore"):  # reported just below, as a ValueError
+        sims = _matvec(X, q, np.empty(X.shape[0], dtype=X.dtype)).astype(np.float64)
+        sqnorms = np.vecdot(X, X) if hasattr(np, "vecdot") else np.einsum("ij,ij->i", X, X)
     # a NaN or inf anywhere in a row makes that row's squared norm NaN or inf: an O(K) check, not O(K d)
-    if not (np.isfinite(prior) and np.isfinite(sqnorms).all() and np.isfinite(sims).all()):
+    if not (np.isfinite(sqnorms).all() and np.isfinite(sims).all()):
         raise ValueError(NOT_FINITE)
     if method in ("sift", "uncertainty"):
         picks, variances = _greedy_numpy(X, sims, sqnorms, prior, n, lam, stop, method)
@@ -301,7 +378,9 @@ def _select_numpy(query, candidates, n, method, lam, stop, seed) -> Selection:
 
 
 # ---------------------------------------------------------------------------------------------------
-# torch path: the same recursion on the tensors' device, with no host sync inside the loop
+# torch path: the same recursion on the tensors' device, with no host sync inside the loop. float32
+# kernel values follow torch's matmul precision: a process that turns on TF32 (set_float32_matmul_precision
+# "high") gets ~1e-3 relative kernel error on the GPU, so pass float64 tensors there.
 
 
 def _select_torch(query, candidates, n, method, lam, stop, seed) -> Selection:
@@ -310,8 +389,9 @@ def _select_torch(query, candidates, n, method, lam, stop, seed) -> Selection:
     X = candidates if _is_torch(candidates) else torch.from_numpy(_as_numpy(candidates, "candidates"))
     q = query if _is_torch(query) else torch.from_numpy(_as_numpy(query, "query"))
     _check_shapes(tuple(q.shape), tuple(X.shape))
-    if not (X.is_floating_point() or X.dtype in (torch.int32, torch.int64)):
-        raise ValueError(f"candidates must be a float tensor, got dtype {X.dtype}")
+    for name, tensor in (("query", q), ("candidates", X)):
+        if not (tensor.is_floating_point() or tensor.dtype in (torch.int32, torch.int64)):
+            raise ValueError(f"{name} must be a float tensor, got dtype {tensor.dtype}")
     X = X.detach()
     if X.dtype not in (torch.float32, torch.float64):
         X = X.to(torch.float32 if X.is_floating_point() else torch.float64)
@@ -327,11 +407,15 @@ def _select_torch(query, candidates, n, method, lam, stop, seed) -> Selection:
     prior = float(prior_t)
     if method not in ("sift", "uncertainty"):
         sims_np = sims.cpu().numpy()
-        rows = lambda positions: X[torch.tensor(positions, device=X.device)].cpu().numpy()  # noqa: E731
+
+        def rows(positions: list[int]) -> np.ndarray:
+            return X[torch.tensor(positions, device=X.device)].cpu().numpy()
+
         picks, variances = _fixed_order(method, sims_np, prior, n, lam, seed, rows)
         return Selection(indices=picks, variances=variances, prior=prior, similarities=[float(sims_np[j]) for j in picks],
                          method=method, lam=float(lam))  # fmt: skip
     K, dev = X.shape[0], X.device
+    clamp = lam < (1e-9 if X.dtype == f64 else 1e-3)  # as in _greedy_numpy
     c = sims.clone()
     vl = sqnorms + lam
     s = prior_t.clone()
@@ -340,13 +424,10 @@ def _select_torch(query, candidates, n, method, lam, stop, seed) -> Selection:
     var_t = torch.empty(n, dtype=f64, device=dev)
     gain_t = torch.empty(n, dtype=f64, device=dev)
     for t in range(n):
-        if method == "sift":
-            score, tol = c * c / vl, TIE * prior
-        else:
-            score = vl
-            tol = TIE * score.max()
-        # the first index within tol of the maximum (torch.argmax returns the first maximal index)
-        j = torch.argmax((score >= score.max() - tol).to(torch.uint8)).view(1)
+        g = _SCORES[method](c, vl)
+        best = g.max()
+        # the lowest index within the tie tolerance of the best (torch.argmax returns the first maximum)
+        j = torch.argmax((g >= best - (TIE * prior if method == "sift" else TIE * best)).to(torch.uint8)).view(1)
         kcol = (X @ X.index_select(0, j)[0]).to(f64)
         if t:
             kcol = kcol - U[:t].index_select(1, j)[:, 0] @ U[:t]
@@ -356,7 +437,8 @@ def _select_torch(query, candidates, n, method, lam, stop, seed) -> Selection:
         U[t] = u
         c -= u * (cj * inv)
         vl -= u * u
-        vl.clamp_(min=lam)
+        if clamp:
+            vl.clamp_(min=lam)
         gain = cj * cj / vj
         s = (s - gain).clamp(min=0.0)
         picks_t[t], var_t[t], gain_t[t] = j[0], s, gain
@@ -376,26 +458,20 @@ def select(query, candidates, n: int, *, method: str = "sift", lam: float = 0.01
            seed: int = 0, backend: str | None = None) -> Selection:  # fmt: skip
     """Pick up to ``n`` of ``candidates`` (K, d) to learn about ``query`` (d,) at test time.
 
-    ``method`` is one of METHODS (see the module docstring and the `select_*` notes below); ``lam`` is
-    the observation noise of the posterior (> 0); ``stop`` is SIFT's adaptive threshold as a fraction
-    of the prior variance (None: exactly ``n`` picks); ``seed`` drives `random` only. ``backend``:
-    None runs torch tensors on a GPU with torch and everything else with numpy (float64 inside);
-    "numpy" or "torch" forces one. Raises ValueError on bad input.
+    ``method``: "sift" (default), "nn", "nn-f", "uncertainty" or "random"; the module docstring compares
+    them and each one's rule, formula and reference is in `_sift_scores`, `_nn_order`, `_nn_f_order`,
+    `_uncertainty_scores` and `_random_order`. ``lam`` (> 0): the observation noise of the posterior,
+    used by every method's variances. ``stop``: SIFT's adaptive threshold as a fraction of the prior
+    variance (None: exactly ``n`` picks; the baselines ignore it; see the module docstring).
+    ``seed``: an integer; drives "random" only. ``backend``: None runs torch tensors that live on a
+    GPU with torch and everything else with numpy (CPU tensors are read without a copy); "numpy" or
+    "torch" forces one.
 
-    - `sift` (Hübotter et al. 2025, Algorithm 1): x_{n+1} = argmin_x sigma^2_{X_n + x}(x*), with
-      sigma^2_X(x*) = k(x*,x*) - k_X(x*)^T (K_XX + lam I)^-1 k_X(x*). Repeats allowed: re-picking x
-      still lowers sigma^2 when lam > 0, so SIFT returns to a chunk it has not learned well, and an
-      exact duplicate of a pick brings only what the pick itself would again.
-    - `nn` (nearest-neighbour retrieval, Hardt & Sun 2024; the paper's NN): the top min(n, K) by
-      <x*, x>, most similar first, no repeats.
-    - `nn-f` (the paper's NN-F): nearest-neighbour retrieval that samples with repeats allowed;
-      with the nearest neighbour always the most similar, it selects argmax_x <x*, x> at every step,
-      the single nearest chunk n times. It is NN's failure mode under information duplication.
-    - `uncertainty` (uncertainty sampling, the paper's US baseline): x_{n+1} = argmax_x sigma^2_{X_n}(x),
-      the candidate with the largest posterior variance, whatever x*; repeats allowed.
-    - `random`: min(n, K) distinct candidates, uniformly, from numpy's default_rng(seed).
+    Raises ValueError for: an unknown method or backend, n < 1, lam <= 0, a negative stop, a seed
+    that is not an integer, a query that is not (d,) or candidates that are not (K, d) with K >= 1
+    and the same d, non-numeric arrays, and NaN or inf anywhere.
     """
-    _check_params(n, method, lam, stop, backend)
+    _check_params(n, method, lam, stop, seed, backend)
     n, lam = int(n), float(lam)
     use_torch = backend == "torch" or (
         backend is None and _is_torch(candidates) and getattr(candidates, "device", None) is not None

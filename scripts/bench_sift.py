@@ -40,7 +40,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path(".bench/bench_sift.json"), help="JSON results path.")
     parser.add_argument("--index-size", type=int, default=20000, help="Vectors in the HNSW index.")
-    parser.add_argument("--repeats", type=int, default=300, help="Warm runs per timing for K <= 1000 (a tenth for larger K).")
+    parser.add_argument(
+        "--repeats", type=int, default=300, help="Warm runs per timing for K <= 1000 (a tenth for larger K)."
+    )
     args = parser.parse_args()
     if args.index_size < max(K for K, _ in CASES):
         parser.error(f"--index-size must be at least {max(K for K, _ in CASES)}")
@@ -65,8 +67,8 @@ def main() -> None:
         cuda = torch.cuda.is_available()
     except ImportError:
         cuda = False
-    rows = []
-    for K, n in CASES:
+
+    def measure(K: int, n: int) -> dict:
         index.set_ef(max(K, 64))
         labels, _ = index.knn_query(query[None], k=K)
         cands = np.ascontiguousarray(data[labels[0]])
@@ -87,7 +89,9 @@ def main() -> None:
                 torch.cuda.synchronize()
 
             row["sift_cuda_ms"] = median_ms(on_gpu, repeats)
-        rows.append(row)
+        return row
+
+    rows = [measure(K, n) for K, n in CASES]
 
     table = Table("K", "n", "SIFT (ms)", "NN (ms)", "HNSW top-K (ms)", "SIFT / HNSW", *(["SIFT cuda (ms)"] if cuda else []),
                   title=f"sift.select, d={D}, lam={LAM}, float32, median of warm runs")  # fmt: skip
@@ -101,7 +105,9 @@ def main() -> None:
         limit = MS_GOALS.get((r["K"], r["n"]))
         if limit is not None:
             goals.append({"goal": f"K={r['K']}, n={r['n']}: SIFT < {limit:g} ms", "met": r["sift_ms"] < limit})
-        goals.append({"goal": f"K={r['K']}, n={r['n']}: SIFT <= {RATIO_GOAL}x HNSW", "met": r["sift_over_hnsw"] <= RATIO_GOAL})
+        goals.append(
+            {"goal": f"K={r['K']}, n={r['n']}: SIFT <= {RATIO_GOAL}x HNSW", "met": r["sift_over_hnsw"] <= RATIO_GOAL}
+        )
     for g in goals:
         console.print(f"{'met    ' if g['met'] else 'NOT met'}  {g['goal']}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
