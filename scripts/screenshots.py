@@ -1,75 +1,69 @@
-"""Save SVG screenshots of the main screens under docs/, from the app itself, on real use.
+"""Save SVG screenshots of the app's main screens under docs/, taken from the app itself.
 
-It indexes corpus/ into a temporary home, asks one question through the real pipeline (SIFT, a
-fresh LoRA, llama.cpp), then captures the Ask, History (with the session open), Index and Settings
-screens at 120x40.
+The app runs headless (``App.run_test``) against ``FakeAssistant``, the test double from
+tests/test_tui.py: it emits the same events as ``Assistant.ask`` and serves a realistic set of
+past sessions on the sample corpus, without loading any model, so the pictures are the same on
+every machine. Each screen is reached with the keys a person would press.
 
-    python scripts/screenshots.py [--question "..."]
+    python scripts/screenshots.py [--out docs] [--size 120x40]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# name -> keys pressed after the Heron question is answered (the Ask screen is the starting point)
+SHOTS = {
+    "ask": [],
+    "nn": ["n"],  # the Sources panel shows what plain NN would have picked
+    "history": ["f2"],
+    "session": ["f2", "enter"],
+    "index": ["f3", "r"],  # re-index all, and wait for it to finish
+    "settings": ["f4"],
+}
 
-async def capture(question: str, out: Path) -> list[Path]:
+
+async def capture(name: str, keys: list[str], out: Path, size: tuple[int, int]) -> Path:
+    from unittest import mock
+
     from assistant.config import load_config
-    from assistant.pipeline import Assistant
     from assistant.tui.app import AssistantApp
+    from tests.test_tui import FakeAssistant, answered, fake_changed_sources, wait_until
 
-    home = Path(tempfile.mkdtemp(prefix="screenshots-"))
-    assistant = Assistant(load_config(home=home, n=8))
-    for _ in assistant.index([ROOT / "corpus"]):
-        pass
-    app = AssistantApp(assistant.config, assistant=assistant)
-    written = []
-    async with app.run_test(size=(120, 40)) as pilot:
-        app.query_one("#question").value = question
-        await pilot.press("enter")
-        for _ in range(2400):  # the real run: learning and answering on the CPU
-            await pilot.pause(0.05)
-            if app.query_one("#sources").nn:
-                break
-        await pilot.pause(0.5)
-        app.query_one("#question").blur()
-        await pilot.wait_for_scheduled_animations()
-        (out / "tui-ask.svg").write_text(app.export_screenshot(title="assistant — ask"))
-        written.append(out / "tui-ask.svg")
-    # The other screens from fresh app instances on the same home, as a returning user sees them.
-    for name, keys in (("history", ["f2"]), ("session", []), ("index", ["f3"]), ("settings", ["f4"])):
-        app = AssistantApp(assistant.config, assistant=assistant)
-        async with app.run_test(size=(120, 40)) as pilot:
-            for _ in range(10):
-                await pilot.pause(0.1)
-            for key in keys:
-                await pilot.press(key)
-                await pilot.pause(0.3)
-            if name == "session":
-                from assistant.tui.screens.session import SessionScreen
-
-                latest = assistant.store.sessions()[0]["id"]
-                await app.push_screen(SessionScreen(assistant, assistant.store.session(latest)))
-                await pilot.pause(0.5)
+    fake = FakeAssistant(load_config(), step_delay=0.01)
+    fake.file_delay = 0.01
+    app = AssistantApp(fake.config, assistant=fake)
+    with mock.patch("assistant.review.changed_sources", fake_changed_sources):
+        async with app.run_test(size=size) as pilot:
+            await wait_until(pilot, lambda: app.facts is not None)
+            await answered(pilot)
+            app.ask_screen.sources.table.focus()
+            await pilot.press(*keys)
+            await wait_until(pilot, lambda: not app.busy)
+            await pilot.pause(0.3)
             await pilot.wait_for_scheduled_animations()
-            path = out / f"tui-{name}.svg"
-            path.write_text(app.export_screenshot(title=f"assistant — {name}"))
-            written.append(path)
-    return written
+            path = Path(app.save_screenshot(filename=f"tui-{name}.svg", path=str(out)))
+    return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--question", default="What database did Project Heron move to, and why?")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="Folder for the SVG files.")
+    parser.add_argument("--size", default="120x40", help="Terminal size, COLUMNSxROWS.")
     args = parser.parse_args()
+    size = tuple(int(v) for v in args.size.split("x"))
     args.out.mkdir(parents=True, exist_ok=True)
-    for path in asyncio.run(capture(args.question, args.out)):
-        print(path)
+    sys.path.insert(0, str(ROOT))
+    os.environ["ASSISTANT_HOME"] = tempfile.mkdtemp(prefix="screenshots-")  # never the user's config
+    for name, keys in SHOTS.items():
+        print(asyncio.run(capture(name, keys, args.out, size)))
 
 
 if __name__ == "__main__":

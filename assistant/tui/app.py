@@ -1,194 +1,283 @@
-"""The Textual app. It consumes the same Assistant and events as the CLI and holds no pipeline logic."""
+"""The Textual app. It drives the same ``Assistant`` and renders the same events as the CLI; no pipeline logic here.
+
+Model, training and indexing work runs in thread workers that report only through ``post_message``;
+the app routes those messages to the screens. Failures of every worker end in one handler.
+"""
 
 from __future__ import annotations
 
 import threading
+from contextlib import closing
+from pathlib import Path
 
 from textual import work
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Markdown, TabbedContent, TabPane
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import var
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..config import Config
-from ..errors import AssistantError
+from ..errors import AssistantError, Cancelled
+from ..events import Done
 from .commands import AssistantCommands
-from .messages import AskRequest, ExplainReady, PipelineEvent, StatusReady
-from .widgets.ask_pane import AskPane
-from .widgets.history_pane import HistoryPane
-from .widgets.index_pane import IndexPane
-from .widgets.settings_pane import SettingsPane
-from .widgets.sources import SourcesPanel
+from .messages import AskRequest, ExplainReady, IndexRequest, OpenSession, PipelineEvent, SessionsChanged, StatusReady
+from .screens.ask import AskScreen
+from .screens.history import HistoryScreen
+from .screens.index import IndexScreen
+from .screens.settings import SettingsScreen
+from .widgets.sources import SourcesPanel, cite_numbers
+
+MAIN_SCREENS = {"ask": AskScreen, "history": HistoryScreen, "index": IndexScreen, "settings": SettingsScreen}
 
 
 class AssistantApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "assistant"
-    SUB_TITLE = "learns from your notes when you ask"
     COMMANDS = App.COMMANDS | {AssistantCommands}
+    MODES = {name: name for name in MAIN_SCREENS}  # installed screens, so they live for the whole run
+    DEFAULT_MODE = "ask"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (130, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
-        ("f1", "show_tab('ask')", "Ask"),
-        ("f2", "show_tab('history')", "History"),
-        ("f3", "show_tab('index')", "Index"),
-        ("f4", "show_tab('settings')", "Settings"),
-        ("escape", "cancel", "Cancel"),
-        ("ctrl+t", "toggle_theme", "Theme"),
-        ("ctrl+q", "quit", "Quit"),
+        Binding("f1", "show('ask')", "Ask", show=False),
+        Binding("f2", "show('history')", "History", show=False),
+        Binding("f3", "show('index')", "Index", show=False),
+        Binding("f4", "show('settings')", "Settings", show=False),
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+t", "toggle_theme", "Theme"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
+
+    facts: var[dict | None] = var(None, always_update=True)
+    """Assistant.status() plus the detected devices; None while loading; {"error": ...} if it failed."""
+    busy: var[str] = var("")
+    """What the running job is doing ("answering", "indexing"), or "" when idle: one job at a time."""
 
     def __init__(self, config: Config, assistant=None) -> None:
         super().__init__()
         if assistant is None:
-            from ..pipeline import Assistant
+            from ..pipeline import Assistant  # no model loads here: the Assistant loads them on first use
 
             assistant = Assistant(config)
         self.assistant = assistant
-        self.cancel_event = threading.Event()
-        self.last_question: str | None = None
+        self._cancel = threading.Event()
+        for name, screen in MAIN_SCREENS.items():
+            self.install_screen(screen(), name)
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with TabbedContent(initial="ask"):
-            with TabPane("Ask", id="ask"):
-                yield AskPane()
-            with TabPane("History", id="history"):
-                yield HistoryPane()
-            with TabPane("Index", id="index"):
-                yield IndexPane()
-            with TabPane("Settings", id="settings"):
-                yield SettingsPane()
-        yield Footer()
+    @property
+    def ask_screen(self) -> AskScreen:
+        return self.get_screen("ask")
+
+    @property
+    def index_screen(self) -> IndexScreen:
+        return self.get_screen("index")
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
         self.load_status()
-        self.query_one("#question").focus()
 
-    # ------------------------------------------------------------ actions
+    def safely(self, fn, *args, **kwargs):
+        """Call a quick core function on the UI thread; a domain error becomes a notification and None."""
+        try:
+            return fn(*args, **kwargs)
+        except AssistantError as exc:
+            self.notify(str(exc), severity="error")
+            return None
 
-    def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
-        if tab == "history":
-            self.query_one(HistoryPane).refresh_rows()
-        elif tab == "index":
-            self.query_one(IndexPane).load(self.assistant.store.roots())
+    def watch_busy(self) -> None:
+        self.refresh_bindings()
 
-    def action_toggle_theme(self) -> None:
-        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
-
-    def action_cancel(self) -> None:
-        if any(w.group == "ask" and w.state == WorkerState.RUNNING for w in self.workers):
-            self.cancel_event.set()
-            self.notify("Cancelling…")
-
-    def action_toggle_nn(self) -> None:
-        self.query_one("#sources", SourcesPanel).action_toggle_nn()
-
-    def action_reindex(self) -> None:
-        roots = [r["path"] for r in self.assistant.store.roots()]
-        if roots:
-            self.run_index(roots)
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return True if self.busy else None
+        return True
 
     # ------------------------------------------------------------ workers (threads; they only post messages)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="status")
     def load_status(self) -> None:
-        from ..models import detect_devices
-
         facts = self.assistant.status()
         if "devices" not in facts:
             try:
+                from ..models import detect_devices
+
                 facts["devices"] = detect_devices()
-            except Exception:  # torch missing or broken: the device line says so
+            except (ImportError, OSError, RuntimeError):  # a broken torch: the device line says cpu
                 facts["devices"] = ["cpu"]
         self.post_message(StatusReady(facts))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ask")
-    def run_ask(self, question: str, adapter: int | None) -> None:
+    def run_ask(self, question: str, adapter: int | None, cancel: threading.Event) -> None:
         worker = get_current_worker()
-        self.cancel_event.clear()
-        for event in self.assistant.ask(question, adapter=adapter, cancel=self.cancel_event):
+        finished = False
+        for event in self.assistant.ask(question, adapter=adapter, cancel=cancel):
             if worker.is_cancelled:
-                self.cancel_event.set()
+                cancel.set()  # the core stops at its next check and records the session as interrupted
+            finished = finished or isinstance(event, Done)
             self.post_message(PipelineEvent("ask", event))
-        if not self.cancel_event.is_set():
-            self.post_message(ExplainReady(self.assistant.explain(question)))
+        if finished and not cancel.is_set():
+            try:
+                facts = self.assistant.explain(question)
+            except AssistantError:
+                facts = None
+            self.post_message(ExplainReady(facts))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="index")
     def run_index(self, paths: list[str]) -> None:
-        from pathlib import Path
+        worker = get_current_worker()
+        with closing(self.assistant.index([Path(p).expanduser() for p in paths])) as events:
+            for event in events:
+                self.post_message(PipelineEvent("index", event))
+                if worker.is_cancelled:
+                    break  # closing releases the index lock; one transaction per file loses at most the file in hand
 
-        for event in self.assistant.index([Path(p).expanduser() for p in paths]):
-            self.post_message(PipelineEvent("index", event))
+    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place where workers end: turn failures into notifications, then free the app."""
+        worker, state = event.worker, event.state
+        if state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        try:
+            await self._finished(worker, state)
+        finally:
+            if worker.group in ("ask", "index"):
+                self.busy = ""
 
-    # ------------------------------------------------------------ messages
+    async def _finished(self, worker: Worker, state: WorkerState) -> None:
+        error = worker.error if state == WorkerState.ERROR else None
+        stopped = state == WorkerState.CANCELLED or isinstance(error, (Cancelled, KeyboardInterrupt))
+        if worker.group == "ask" and stopped:
+            await self.ask_screen.stopped("Cancelled: the session is kept as interrupted (if it had picked its sources).")
+            self.post_message(SessionsChanged())
+            return
+        if worker.group == "index" and stopped:
+            self.index_screen.stopped("Cancelled: what was indexed so far is kept.")
+            return
+        if error is None:
+            return
+        message = str(error) if isinstance(error, AssistantError) else f"{type(error).__name__}: {error}"
+        self.notify(message, title="Error", severity="error", timeout=8)
+        if worker.group == "status":
+            self.facts = {"error": message}
+        elif worker.group == "ask":
+            await self.ask_screen.stopped(f"✗ {message}", "error")
+        elif worker.group == "index":
+            self.index_screen.stopped(f"✗ {message}")
 
-    def on_ask_request(self, message: AskRequest) -> None:
-        self.action_show_tab("ask")
-        self.last_question = message.question
-        self.query_one(AskPane).start(message.question, message.adapter)
-        self.run_ask(message.question, message.adapter)
+    # ------------------------------------------------------------ requests and events
 
-    def on_pipeline_event(self, message: PipelineEvent) -> None:
+    async def on_ask_request(self, message: AskRequest) -> None:
+        if self.busy:
+            self.notify(f"Still {self.busy}: wait, or press Esc to cancel.", severity="warning")
+            return
+        if self.current_mode != "ask":
+            await self.switch_mode("ask")
+        self.busy = "answering"
+        self._cancel = threading.Event()
+        await self.ask_screen.start(message.question, message.adapter)
+        self.run_ask(message.question, message.adapter, self._cancel)
+
+    async def on_index_request(self, message: IndexRequest) -> None:
+        if self.busy:
+            self.notify(f"Still {self.busy}: wait, or press Esc to cancel.", severity="warning")
+            return
+        if self.current_mode != "index":
+            await self.switch_mode("index")
+        self.busy = "indexing"
+        self.index_screen.start(message.paths)
+        self.run_index(message.paths)
+
+    async def on_pipeline_event(self, message: PipelineEvent) -> None:
         if message.job == "ask":
-            self.query_one(AskPane).show(message.event)
-        else:
-            pane = self.query_one(IndexPane)
-            pane.show(message.event)
-            from ..events import Done
-
+            await self.ask_screen.show(message.event)
             if isinstance(message.event, Done):
-                pane.load(self.assistant.store.roots())
-                self.load_status()
+                self.post_message(SessionsChanged())
+        else:
+            self.index_screen.show(message.event)
+        if isinstance(message.event, Done):
+            self.load_status()
 
     def on_explain_ready(self, message: ExplainReady) -> None:
-        self.query_one("#sources", SourcesPanel).set_nn(message.facts["nn"])
+        self.ask_screen.sources.set_nn(message.facts["nn"] if message.facts else None)
 
     def on_status_ready(self, message: StatusReady) -> None:
-        facts = message.facts
-        pane = self.query_one(AskPane)
-        if str(facts["model"]).startswith("missing"):
-            pane.set_hint(f"Model problem: {facts['model'].removeprefix('missing: ')}. Fix it in Settings (F4).", error=True)
-        elif not facts["documents"]:
-            pane.set_hint("Nothing indexed yet. Press F3 to add a folder, or run `assistant index PATH` in a shell.")
-        else:
-            pane.set_hint(f"{facts['documents']} documents, {facts['chunks']} chunks indexed · device {facts['device']}. Ask below.")
-        self.query_one(SettingsPane).show_detected(facts)
-        self.query_one(IndexPane).load(facts.get("roots", []))
+        self.facts = message.facts
 
-    def on_history_pane_open(self, message: HistoryPane.Open) -> None:
+    def on_sessions_changed(self, message: SessionsChanged) -> None:
+        history = self.get_screen("history")
+        if history.is_mounted:
+            history.refresh_rows()
+
+    def on_open_session(self, message: OpenSession) -> None:
+        from ..review import changed_sources
         from .screens.session import SessionScreen
 
-        self.push_screen(SessionScreen(self.assistant, self.assistant.store.session(message.session_id)))
-
-    def on_index_pane_run(self, message: IndexPane.Run) -> None:
-        self.run_index(message.paths)
+        session = self.safely(self.assistant.store.session, message.session_id)
+        if session is not None:
+            changed = self.safely(changed_sources, self.assistant.store, session) or {}
+            self.push_screen(SessionScreen(session, changed))
 
     def on_sources_panel_opened(self, message: SourcesPanel.Opened) -> None:
         from .screens.source import SourceScreen
 
-        self.push_screen(SourceScreen(message.source, self.assistant.store.neighbours(message.source["chunk_id"])))
+        neighbours = self.safely(self.assistant.store.neighbours, message.source["chunk_id"]) or []
+        self.push_screen(SourceScreen(message.source, neighbours, message.cite))
 
-    def on_markdown_link_clicked(self, message: Markdown.LinkClicked) -> None:
-        if message.href.startswith("cite:"):
-            source = self.query_one(AskPane).source_for_citation(int(message.href.removeprefix("cite:")))
-            if source:
-                from .screens.source import SourceScreen
+    def current_citations(self) -> list[tuple[int, dict]]:
+        """(citation number, source) for each unique source of the answer on the Ask screen."""
+        sources = self.ask_screen.sources.sources if self.ask_screen.is_mounted else []
+        return [(n, s) for s, n in zip(sources, cite_numbers(sources)) if not s.get("repeat")]
 
-                self.push_screen(SourceScreen(source, self.assistant.store.neighbours(source["chunk_id"])))
+    # ------------------------------------------------------------ actions (keys and the command palette)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        from ..errors import Cancelled
+    async def action_show(self, mode: str) -> None:
+        await self.switch_mode(mode)
 
-        if isinstance(error, (Cancelled, KeyboardInterrupt)):
-            self.query_one(AskPane).cancelled()
-            self.notify("Cancelled. The session was recorded as interrupted.")
-        elif isinstance(error, AssistantError):
-            self.notify(str(error), severity="error")
-        else:
-            self.notify(f"{type(error).__name__}: {error}", severity="error")
+    def action_cancel(self) -> None:
+        if self.busy == "answering":
+            self._cancel.set()
+            self.notify("Cancelling… the run stops at its next step.")
+        elif self.busy == "indexing":
+            self.workers.cancel_group(self, "index")
+            self.notify("Cancelling indexing…")
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    async def action_add_folder(self) -> None:
+        await self.switch_mode("index")
+        self.index_screen.action_add()
+
+    async def action_reindex(self) -> None:
+        await self.switch_mode("index")
+        self.index_screen.action_reindex()
+
+    async def action_toggle_nn(self) -> None:
+        await self.switch_mode("ask")
+        self.ask_screen.sources.action_toggle_nn()
+
+    async def action_open_citation(self, n: int) -> None:
+        await self.switch_mode("ask")
+        self.ask_screen.sources.open_citation(n)
+
+    def action_open_latest(self) -> None:
+        rows = self.safely(self.assistant.store.sessions, None, 1)
+        if rows:
+            self.post_message(OpenSession(rows[0]["id"]))
+        elif rows is not None:
+            self.notify("No sessions yet: ask something first.")
+
+    async def action_search_history(self) -> None:
+        await self.switch_mode("history")
+        self.get_screen("history").action_search()
+
+    async def action_save_settings(self) -> None:
+        await self.switch_mode("settings")
+        self.get_screen("settings").action_save()
+
+    async def action_quit(self) -> None:
+        self._cancel.set()  # a running ask stops at its next step instead of keeping the process alive
+        self.workers.cancel_all()
+        self.exit()
 
 
 def run_app(config: Config) -> None:

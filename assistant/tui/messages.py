@@ -8,7 +8,7 @@ from textual.message import Message
 
 
 class PipelineEvent(Message):
-    """One event from Assistant.ask or Assistant.index, tagged with the job that produced it."""
+    """One event from ``Assistant.ask`` or ``Assistant.index``, tagged with the job that produced it."""
 
     def __init__(self, job: str, event: Any) -> None:
         super().__init__()
@@ -17,23 +17,45 @@ class PipelineEvent(Message):
 
 
 class ExplainReady(Message):
-    """What plain NN would have picked for the last question (Assistant.explain)."""
+    """What plain NN would have picked for the last question (``Assistant.explain``); None if unavailable."""
 
-    def __init__(self, facts: dict) -> None:
+    def __init__(self, facts: dict | None) -> None:
         super().__init__()
         self.facts = facts
 
 
 class StatusReady(Message):
+    """``Assistant.status()`` plus the detected devices."""
+
     def __init__(self, facts: dict) -> None:
         super().__init__()
         self.facts = facts
 
 
 class AskRequest(Message):
-    """Ask a question, optionally re-using the adapter of a past session."""
+    """Ask a question, optionally through the adapter of a past session."""
 
     def __init__(self, question: str, adapter: int | None = None) -> None:
         super().__init__()
         self.question = question
         self.adapter = adapter
+
+
+class IndexRequest(Message):
+    """Index (or re-index) these paths."""
+
+    def __init__(self, paths: list[str]) -> None:
+        super().__init__()
+        self.paths = paths
+
+
+class OpenSession(Message):
+    """Show one past session."""
+
+    def __init__(self, session_id: int) -> None:
+        super().__init__()
+        self.session_id = session_id
+
+
+class SessionsChanged(Message):
+    """A session was recorded or forgotten: lists of sessions are stale."""

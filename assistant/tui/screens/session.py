@@ -1,77 +1,89 @@
-"""One past session: answer, sources, uncertainty curve, adapter; re-ask with its adapter, export, forget."""
+"""One past session: answer, sources, uncertainty curve and adapter; re-ask through its adapter, export, forget."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, Markdown, Sparkline
+from textual.widgets import Footer, Input, Label, Markdown, Sparkline, Static
 
-from ..messages import AskRequest
-from ..widgets.sources import SourcesPanel
+from ..messages import AskRequest, SessionsChanged
+from ..widgets.conversation import link_citations
+from ..widgets.sources import SourcesPanel, from_selection
 from .confirm import ConfirmScreen
+from .history import when
 
 
-def sources_of(session: dict) -> list[dict]:
-    return [
-        {"rank": s["rank"], "chunk_id": s["chunk_id"], "path": s["document_path"], "start_line": s["start_line"],
-         "end_line": s["end_line"], "heading": s["heading"], "variance": s["variance_after"], "repeat": bool(s["repeat"]),
-         "text": s["text"], "similarity": s["similarity"]}
-        for s in session["selections"]
-    ]  # fmt: skip
+def adapter_text(session: dict) -> tuple[str, str]:
+    a = session.get("adapter")
+    if not a:
+        return "No adapter: learning was off, failed or interrupted.", "muted"
+    if a.get("forgotten_at"):
+        return f"Adapter forgotten {when(a['forgotten_at'])}: {a.get('forgotten_reason') or ''}", "warning"
+    size = f"{a['bytes'] / 1e6:.1f} MB"
+    return f"Adapter  LoRA r={a['rank']} α={a['alpha']:g} · {a['steps']} steps · {size} · sha256 {a['sha256'][:12]}", ""
 
 
 class SessionScreen(ModalScreen):
     BINDINGS = [
-        ("escape,q", "dismiss", "Close"),
-        ("r", "reask", "Re-ask with adapter"),
-        ("x", "export", "Export"),
-        ("f", "forget", "Forget"),
+        Binding("escape,q", "dismiss", "Close"),
+        Binding("r", "reask", "Re-ask with adapter"),
+        Binding("x", "export", "Export"),
+        Binding("f", "forget", "Forget"),
     ]
 
-    def __init__(self, assistant, session: dict) -> None:
+    def __init__(self, session: dict, changed: dict[int, str] | None = None) -> None:
         super().__init__()
-        self.assistant = assistant
         self.session = session
+        self.changed = changed or {}
 
     def compose(self) -> ComposeResult:
         s = self.session
-        with VerticalScroll(id="session-body"):
-            yield Label(f"Session {s['id']} · {s['created_at'][:16].replace('T', ' ')} · {s['status']} · {s['device']}", id="session-title")
-            yield Label(f"Q: {s['question']}", id="session-question")
-            yield Markdown(s["answer"] or "_(no answer)_", id="session-answer")
-            if s.get("note"):
-                yield Label(f"note: {s['note']}", classes="warning")
-            curve = [s["prior"] or 0.0] + [x["variance_after"] for x in s["selections"]]
-            yield Label(f"Uncertainty {curve[0]:.3f} → {curve[-1]:.3f}")
-            yield Sparkline(curve, id="session-curve")
-            yield SourcesPanel(id="session-sources")
-            yield Label(self._adapter_text(), id="session-adapter")
-            yield Input(placeholder="export to folder… (enter)", id="export-dir", classes="hidden")
+        total = (s.get("timings") or {}).get("total")
+        with Vertical(id="session-box", classes="modal-box"):
+            yield Static(
+                f"Session {s['id']} · {when(s['created_at'])} · {s['status']} · {s['device']}" + (f" · {total:.1f}s" if total else ""),
+                classes="modal-title", markup=False,
+            )  # fmt: skip
+            with VerticalScroll(id="session-body"):
+                yield Static(f"› {s['question']}", classes="question", markup=False)
+                n_contexts = sum(1 for x in s["selections"] if not x["repeat"])
+                answer = link_citations((s["answer"] or "").strip(), n_contexts) or "*(no answer)*"
+                yield Markdown(answer, classes="answer", open_links=False)
+                if s.get("note"):
+                    yield Static(f"⚠ {s['note']}", classes="meta warning", markup=False)
+                curve = [s["prior"] or 0.0] + [x["variance_after"] for x in s["selections"]]
+                with Horizontal(id="session-curve-line"):
+                    cut = 100 * (1 - curve[-1] / curve[0]) if curve[0] else 0.0
+                    yield Label(f"Uncertainty σ² {curve[0]:.2f} → {curve[-1]:.2f} (−{cut:.0f}%)", id="session-curve-label")
+                    yield Sparkline(curve, id="session-curve")
+                yield SourcesPanel(id="session-sources")
+                text, kind = adapter_text(s)
+                yield Static(text, id="session-adapter", classes=kind, markup=False)
+                if self.changed:
+                    yield Static(f"⚠ {len(self.changed)} source(s) changed or vanished since this answer.", classes="warning")
+            yield Input(placeholder="Export to folder, e.g. ~/exports/heron  (enter)", id="export-dir", classes="hidden")
         yield Footer()
 
-    def _adapter_text(self) -> str:
-        a = self.session.get("adapter")
-        if not a:
-            return "No adapter (learning was off or failed)."
-        if a.get("forgotten_at"):
-            return f"Adapter forgotten {a['forgotten_at']}: {a['forgotten_reason']}"
-        return f"Adapter r={a['rank']} alpha={a['alpha']:g} steps={a['steps']} {a['bytes'] / 1e6:.2f} MB sha256 {a['sha256'][:12]}"
-
     def on_mount(self) -> None:
-        self.query_one(SourcesPanel).set_sources(sources_of(self.session), self.session["prior"] or 0.0)
+        sources = [from_selection(x) for x in self.session["selections"]]
+        self.query_one(SourcesPanel).set_sources(sources, self.session["prior"] or 0.0, self.changed)
 
-    def on_sources_panel_opened(self, event: SourcesPanel.Opened) -> None:
-        from .source import SourceScreen
-
-        self.app.push_screen(SourceScreen(event.source, self.assistant.store.neighbours(event.source["chunk_id"])))
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+        event.stop()
+        if event.href.startswith("cite:"):
+            self.query_one(SourcesPanel).open_citation(int(event.href.removeprefix("cite:")))
 
     def action_reask(self) -> None:
         a = self.session.get("adapter")
         if not a or a.get("forgotten_at"):
-            self.app.notify("This session has no adapter to re-use.", severity="warning")
+            self.notify("This session has no adapter to re-use.", severity="warning")
+            return
+        if self.app.busy:
+            self.notify(f"Still {self.app.busy}: wait, or press Esc to cancel.", severity="warning")
             return
         self.dismiss()
         self.app.post_message(AskRequest(self.session["question"], adapter=self.session["id"]))
@@ -82,24 +94,27 @@ class SessionScreen(ModalScreen):
         box.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        from ...errors import AssistantError
+        event.stop()
         from ...review import export_session
 
-        try:
-            written = export_session(self.assistant.store, self.session["id"], Path(event.value).expanduser())
-        except (AssistantError, OSError) as exc:
-            self.app.notify(str(exc), severity="error")
+        target = event.value.strip()
+        if not target:
             return
-        self.app.notify(f"Exported {len(written)} files to {event.value}")
-        event.input.add_class("hidden")
+        written = self.app.safely(export_session, self.app.assistant.store, self.session["id"], Path(target).expanduser())
+        if written is not None:
+            self.notify(f"Exported session {self.session['id']}: {len(written)} files in {target}")
+            event.input.add_class("hidden")
+            self.query_one(SourcesPanel).table.focus()
 
     def action_forget(self) -> None:
-        def done(yes: bool | None) -> None:
-            if yes:
-                from ...review import forget_session
+        def decided(yes: bool | None) -> None:
+            if not yes:
+                return
+            from ...review import forget_session
 
-                forget_session(self.assistant.store, self.session["id"])
-                self.app.notify(f"Forgot session {self.session['id']} and its adapter.")
+            if self.app.safely(forget_session, self.app.assistant.store, self.session["id"]) is not None:
+                self.notify(f"Forgot session {self.session['id']} and deleted its adapter.")
+                self.app.post_message(SessionsChanged())
                 self.dismiss()
 
-        self.app.push_screen(ConfirmScreen(f"Forget session {self.session['id']} and delete its adapter?"), done)
+        self.app.push_screen(ConfirmScreen(f"Forget session {self.session['id']} and delete its adapter?\nThis cannot be undone."), decided)

@@ -1,39 +1,73 @@
-"""A source chunk with its surrounding text and its path; e opens the file in $EDITOR."""
+"""One source chunk with the text around it and its document path; e opens the file in $EDITOR."""
 
 from __future__ import annotations
 
 import os
 import shlex
 import subprocess
+from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Footer, Static
+
+
+def lines(chunk: dict) -> str:
+    start, end = chunk.get("start_line"), chunk.get("end_line")
+    return "" if start is None else f"lines {start}-{end}"
 
 
 class SourceScreen(ModalScreen):
-    BINDINGS = [("escape,q", "dismiss", "Close"), ("e", "edit", "Open in $EDITOR")]
+    BINDINGS = [Binding("escape,q", "dismiss", "Close"), Binding("e", "edit", "Open in $EDITOR")]
 
-    def __init__(self, source: dict, neighbours: list[dict]) -> None:
+    def __init__(self, source: dict, neighbours: list[dict], cite: int | None = None) -> None:
         super().__init__()
         self.source = source
         self.neighbours = neighbours
+        self.cite = cite
 
     def compose(self) -> ComposeResult:
         s = self.source
-        yield Label(f"{s['path']}  lines {s['start_line']}-{s['end_line']}  {s.get('heading') or ''}", id="source-title")
-        with VerticalScroll(id="source-body"):
-            chunks = self.neighbours or [{"id": s.get("chunk_id"), "text": s.get("text", "")}]
-            for chunk in chunks:
-                classes = "chunk picked" if chunk.get("id") == s.get("chunk_id") else "chunk context"
-                yield Static(chunk["text"], classes=classes, markup=False)
+        ref = f"[{self.cite}] " if self.cite else ""
+        with Vertical(id="source-box", classes="modal-box"):
+            yield Static(f"{ref}{Path(s['path']).name} · {lines(s)} · {s.get('heading') or ''}".rstrip(" ·"),
+                         classes="modal-title", markup=False)  # fmt: skip
+            yield Static(s["path"], id="source-path", markup=False)
+            with VerticalScroll(id="source-body"):
+                chunks = self.neighbours or [{"id": s.get("chunk_id"), "text": s.get("text") or "(the chunk is no longer indexed)",
+                                              "start_line": s.get("start_line"), "end_line": s.get("end_line")}]  # fmt: skip
+                for chunk in chunks:
+                    picked = chunk.get("id") == s.get("chunk_id")
+                    yield Static(lines(chunk), classes="chunk-lines picked" if picked else "chunk-lines", markup=False)
+                    yield Static(chunk["text"].strip(), classes="chunk picked" if picked else "chunk context", markup=False)
         yield Footer()
 
+    def on_mount(self) -> None:
+        picked = self.query(".chunk.picked")
+        if picked:
+            self.call_after_refresh(picked.first().scroll_visible, animate=False, top=True)
+
     def action_edit(self) -> None:
-        editor = os.environ.get("EDITOR") or os.environ.get("VISUAL")
+        from textual.app import SuspendNotSupported
+
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        path = Path(self.source["path"])
         if not editor:
-            self.app.notify("Set $EDITOR to open files from here.", severity="warning")
+            self.notify("Set $EDITOR (or $VISUAL) to open files from here.", severity="warning")
             return
-        with self.app.suspend():
-            subprocess.call([*shlex.split(editor), f"+{self.source['start_line']}", self.source["path"]])
+        if not path.is_file():
+            self.notify(f"{path} no longer exists.", severity="error")
+            return
+        try:
+            with self.app.suspend():
+                code = subprocess.call([*shlex.split(editor), f"+{self.source['start_line']}", str(path)])
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand the screen to an editor.", severity="error")
+            return
+        except OSError as exc:
+            self.notify(f"Could not start {editor}: {exc.strerror}", severity="error")
+            return
+        if code:
+            self.notify(f"{editor} exited with status {code}.", severity="warning")
