@@ -80,6 +80,15 @@ def _chat_format(path: Path) -> str:
     return "chatml"
 
 
+def _file_identity(path: Path) -> tuple:
+    """Path plus inode, mtime and size: a file rewritten at the same path is a different adapter."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise AdapterError(f"adapter file not found: {path}") from None
+    return (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 class Generator:
     """llama.cpp with the base model loaded once; adapters are switched in place."""
 
@@ -96,15 +105,16 @@ class Generator:
                              seed=seed, chat_format=fmt, logits_all=logits_all, verbose=verbose)  # fmt: skip
         except (ValueError, RuntimeError) as exc:
             raise ModelNotFound(f"llama.cpp cannot load {self.gguf_path.name}: {exc}") from None
-        self._adapters: OrderedDict[str, object] = OrderedDict()
+        self._adapters: OrderedDict[tuple, object] = OrderedDict()  # file identity -> llama.cpp handle
+        self._applied: tuple | None = None
         self.adapter: Path | None = None
 
     def set_adapter(self, path: Path | None, scale: float = 1.0) -> None:
         """Apply one adapter (or none) to the warm context, then drop the cached prefix KV."""
         import llama_cpp
 
-        key = str(path) if path else None
-        if key == (str(self.adapter) if self.adapter else None):
+        key = _file_identity(path) if path else None
+        if key == self._applied:
             return
         ctx = self.llm._ctx.ctx
         if key is None:
@@ -112,7 +122,7 @@ class Generator:
         else:
             handle = self._adapters.get(key)
             if handle is None:
-                handle = llama_cpp.llama_adapter_lora_init(self.llm._model.model, key.encode("utf-8"))
+                handle = llama_cpp.llama_adapter_lora_init(self.llm._model.model, str(path).encode("utf-8"))
                 if not handle:
                     raise AdapterError(f"llama.cpp cannot load the adapter {path}")
                 self._adapters[key] = handle
@@ -122,15 +132,16 @@ class Generator:
             scales = (ctypes.c_float * 1)(scale)
             if llama_cpp.llama_set_adapters_lora(ctx, adapters, 1, scales):
                 raise AdapterError(f"llama.cpp cannot apply the adapter {path}")
-        self.adapter = Path(key) if key else None
+        self._applied = key
+        self.adapter = Path(path) if path else None
         self.llm.reset()  # the cached prefix was computed with the old adapter: its logits are stale
 
-    def _evict(self, keep: str) -> None:
+    def _evict(self, keep: tuple) -> None:
         import llama_cpp
 
         while len(self._adapters) > MAX_CACHED_ADAPTERS:
             old_key, handle = next(iter(self._adapters.items()))
-            if old_key == keep or (self.adapter and old_key == str(self.adapter)):
+            if old_key in (keep, self._applied):
                 self._adapters.move_to_end(old_key)
                 continue
             del self._adapters[old_key]

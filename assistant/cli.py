@@ -264,7 +264,7 @@ def eval_group():
 
 
 @eval_group.command(name="lm")
-@click.argument("corpus", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"), show_default=True, help="Results folder (resumable).")
 @click.option("--n-test", type=click.IntRange(1), default=100, show_default=True, help="Held-out test documents.")
 @click.option("--steps", type=click.IntRange(1), default=16, show_default=True, help="Picks = LoRA steps per test document.")
@@ -277,10 +277,15 @@ def eval_group():
 @click.option("--limit", "limits", multiple=True, help="METHOD=N: evaluate METHOD on the first N test documents only.")
 @user_errors
 def eval_lm(corpus, out, n_test, steps, methods, duplicate, lam, lr, chunk_tokens, seed, limits):
-    """Bits per byte of held-out documents after learning from picks of each method."""
-    from .evaluate import LMConfig, lm_markdown, lm_plot, lm_summary, load_rows, run_lm
+    """Bits per byte of held-out documents after learning from picks of each method.
+
+    CORPUS defaults to Debian's Python 3.11 docs (installed with apt-get when missing and allowed)."""
+    from .evaluate import LMConfig, lm_markdown, lm_plot, lm_summary, load_rows, python_docs, run_lm
     from .render import render_eval
 
+    if corpus is None:
+        console().print(f"Corpus: {python_docs()}")
+        corpus = python_docs()
     chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
     cfg = LMConfig(corpus=corpus, out=out, n_test=n_test, methods=chosen, steps=steps, duplicate=duplicate, lam=lam,
                    lr=lr, chunk_tokens=chunk_tokens, seed=seed, limit_methods=_limits(limits))  # fmt: skip

@@ -56,6 +56,34 @@ class LMConfig:
     limit_methods: dict = field(default_factory=dict)  # method -> max test docs (to spend CPU on the headline)
 
 
+PYTHON_DOCS = Path("/usr/share/doc/python3.11/html/_sources")
+PYTHON_DOCS_PACKAGE = "python3.11-doc"
+
+
+def python_docs(folder: Path = PYTHON_DOCS, install: list[str] | None = None) -> Path:
+    """The default LM corpus, Debian's Python 3.11 reST sources, installed with apt when missing.
+
+    ``install`` is the install command; by default apt-get, when this process may run it."""
+    import os
+    import shutil
+    import subprocess
+
+    from .errors import ConfigError
+
+    if folder.is_dir():
+        return folder
+    hint = f"install Debian's {PYTHON_DOCS_PACKAGE} or pass a folder of documents"
+    if install is None:
+        if not shutil.which("apt-get") or os.geteuid() != 0:
+            raise ConfigError(f"{folder} is missing: {hint}.")
+        install = ["apt-get", "install", "-y", "-q", PYTHON_DOCS_PACKAGE]
+    done = subprocess.run(install, capture_output=True, text=True)
+    if done.returncode != 0 or not folder.is_dir():
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ConfigError(f"could not install {PYTHON_DOCS_PACKAGE} ({last[0]}): {hint}.")
+    return folder
+
+
 def corpus_files(folder: Path) -> list[Path]:
     from .ingest import discover
 
@@ -348,7 +376,7 @@ def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int =
         texts = [rows[int(ids[j])]["text"] for j in sel_sift.indices]
         train_cfg = TrainConfig(lr=cfg.lr, r=cfg.lora_r, alpha=cfg.lora_alpha, targets=cfg.lora_targets, max_tokens=cfg.max_train_tokens, seed=cfg.seed)
         result = fit_lora(assistant.training_model, texts, train_cfg)
-        adapter = export_gguf(result, assistant.training_model, out / f"qa-adapter-{q.number}.gguf")  # one path per question: llama.cpp adapters are cached by path
+        adapter = export_gguf(result, assistant.training_model, out / f"qa-adapter-{q.number}.gguf")  # kept per question for inspection
         plans = {
             "base": (None, None),
             "context-nn": (contexts(sel_nn), None),

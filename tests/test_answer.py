@@ -1,5 +1,6 @@
 """Answering with llama.cpp on the real SmolLM2-135M GGUF."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,14 @@ def test_switching_adapters_matches_a_fresh_load(training_model, tmp_path):
     switched = warm.token_logprobs(tokens)
     warm.set_adapter(None)
     cleared = warm.token_logprobs(tokens)
+    same_path = tmp_path / "reused.gguf"  # a file rewritten at one path must not hit the cached adapter
+    same_path.write_bytes(paths[0].read_bytes())
+    warm.set_adapter(same_path)
+    first = warm.token_logprobs(tokens)
+    same_path.write_bytes(paths[1].read_bytes())
+    os.utime(same_path, ns=(same_path.stat().st_atime_ns, same_path.stat().st_mtime_ns + 10**9))
+    warm.set_adapter(same_path)
+    rewritten = warm.token_logprobs(tokens)
     warm.close()
     fresh = Llama(model_path=str(default_gguf()), lora_path=str(paths[1]), n_ctx=256, logits_all=True, verbose=False)
     fresh.eval(tokens)
@@ -69,6 +78,7 @@ def test_switching_adapters_matches_a_fresh_load(training_model, tmp_path):
     assert np.abs(switched - expected).max() < 1e-4
     assert np.abs(cleared - base).max() < 1e-4
     assert np.abs(switched - base).max() > 0.1
+    assert np.abs(rewritten - expected).max() < 1e-4 and np.abs(first - rewritten).max() > 0.1
 
 
 def test_missing_model_file_is_a_clear_error(tmp_path):

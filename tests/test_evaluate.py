@@ -46,3 +46,16 @@ def test_qa_protocol_tiny_slice(tmp_path, warm_assistant):
         assert set(r["recall"]) == {"nn", "sift"}
     summary = qa_summary(rows)
     assert summary["n"] == 2 and "| learn+context-sift |" in qa_markdown(summary)
+
+
+def test_python_docs_installs_when_missing_and_says_so_when_it_cannot(tmp_path):
+    from assistant.errors import ConfigError
+    from assistant.evaluate import python_docs
+
+    folder = tmp_path / "_sources"
+    with pytest.raises(ConfigError, match="could not install python3.11-doc"):
+        python_docs(folder, install=["sh", "-c", "echo 'E: Unable to locate package' >&2; exit 100"])
+    with pytest.raises(ConfigError, match="could not install"):
+        python_docs(folder, install=["true"])  # "installed" but the folder is still missing
+    assert python_docs(folder, install=["mkdir", "-p", str(folder)]) == folder
+    assert python_docs(folder, install=["false"]) == folder  # present: nothing is run
