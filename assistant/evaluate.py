@@ -247,6 +247,7 @@ def lm_summary(rows: list[dict], duplicate: int = 1) -> dict:
                 gains.append(r["curve"]["0"] - final_bpb(r))
         out["predicted_vs_realised_r"] = pearson(predicted, gains)
         out["adaptive"] = adaptive_curve(list(by["sift"].values()))
+        out["fixed"] = fixed_budget_curve(list(by["sift"].values()))
     return out
 
 
@@ -268,6 +269,13 @@ def adaptive_curve(rows: list[dict]) -> list[dict]:
     return points
 
 
+def fixed_budget_curve(rows: list[dict]) -> list[dict]:
+    """bpb after a fixed number of steps, at the checkpoints every row reached."""
+    reached = min((max(int(k) for k in r["curve"]) for r in rows), default=0)
+    steps = [c for c in CHECKPOINTS if 0 < c <= reached] + ([reached] if reached not in CHECKPOINTS else [])
+    return [{"steps": n, "bpb": mean_se([r["curve"][str(n)] for r in rows])} for n in steps]
+
+
 def lm_markdown(summaries: list[dict]) -> str:
     lines = []
     for s in summaries:
@@ -282,9 +290,11 @@ def lm_markdown(summaries: list[dict]) -> str:
         if "predicted_vs_realised_r" in s and not math.isnan(s["predicted_vs_realised_r"]):
             lines.append(f"\nCorrelation of SIFT's predicted uncertainty reduction with the realised bpb gain: r = {s['predicted_vs_realised_r']:.2f}")
         if s.get("adaptive"):
-            lines += ["", "| adaptive stop | average steps | bpb |", "|---|---|---|"]
+            lines += ["", "| SIFT budget | average steps | bpb |", "|---|---|---|"]
             for p in s["adaptive"]:
-                lines.append(f"| {p['stop']} | {p['steps']:.1f} | {fmt(*p['bpb'][:2])} |")
+                lines.append(f"| adaptive stop {p['stop']} | {p['steps']:.1f} | {fmt(*p['bpb'][:2])} |")
+            for p in s.get("fixed", []):
+                lines.append(f"| fixed {p['steps']} | {p['steps']} | {fmt(*p['bpb'][:2])} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -336,6 +346,7 @@ def lm_plot(rows: list[dict], out: Path) -> list[Path]:
 # ---------------------------------------------------------------- question answering
 
 QA_CONDITIONS = ("base", "context-nn", "context-sift", "learn-sift", "learn+context-sift")
+QA_ANSWER_TOKENS = 64  # the gold answers are short facts; a longer reply only rambles
 
 
 def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int = 8) -> Iterator:
@@ -351,6 +362,11 @@ def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int =
     done = _done_keys(results)
     questions = parse_questions(questions_path)
     cfg = assistant.config
+    (out / "qa-config.json").write_text(json.dumps({"questions": str(questions_path), "corpus": str(corpus), "n": n,
+        "lam": cfg.lam, "k": cfg.k, "lr": cfg.lr, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
+        "lora_targets": cfg.lora_targets, "max_train_tokens": cfg.max_train_tokens, "seed": cfg.seed,
+        "max_answer_tokens": QA_ANSWER_TOKENS, "device": assistant.device, "model": str(assistant.gguf_path),
+        "embedder": assistant.embedder.name}, indent=2))  # fmt: skip
     for i, q in enumerate(questions, start=1):
         key = f"{q.number}|{n}|{cfg.lam}"
         if key in done:
@@ -388,7 +404,7 @@ def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int =
             messages = build_messages(q.question, ctx)
             gen = assistant.generator
             gen.set_adapter(adapter if lora else None)
-            text = gen.generate(messages, max_tokens=64, temperature=0.0, seed=cfg.seed)
+            text = gen.generate(messages, max_tokens=QA_ANSWER_TOKENS, temperature=0.0, seed=cfg.seed)
             row["conditions"][name] = {
                 "answer_bits_per_byte": answer_bits(assistant.training_model, messages, q.answer, lora),
                 "contains": contains_answer(text, q.answer),
@@ -403,18 +419,13 @@ def answer_bits(tm, messages: list[dict], answer: str, lora) -> float:
     """Bits per byte of the gold answer as the assistant's reply to ``messages``."""
     import torch
 
-    from .tune import TrainConfig, bits_from_logits
+    from .tune import bits_from_logits
 
     prompt = tm.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     prompt_ids = tm.tokenizer(prompt, add_special_tokens=False)["input_ids"]
     answer_ids = tm.tokenizer(answer, add_special_tokens=False)["input_ids"]
     ids = torch.tensor([prompt_ids + answer_ids], device=tm.device)
-    if lora is not None:
-        tm.load_state(lora.state, TrainConfig(r=lora.r, alpha=int(lora.alpha)))
-    model = tm._peft if tm._peft is not None else tm.model
-    ctx = tm._peft.disable_adapter() if (lora is None and tm._peft is not None) else torch.enable_grad()
-    with torch.no_grad(), ctx:
-        logits = model(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1]
+    logits = tm.logits(ids, lora)[len(prompt_ids) - 1 : -1]
     return bits_from_logits(logits, ids[0, len(prompt_ids) :], len(answer.encode("utf-8")))
 
 

@@ -155,6 +155,21 @@ class TrainingModel:
         peft = self.fresh_lora(cfg)
         set_peft_model_state_dict(peft, {k: v.to(self.device) for k, v in state.items()})
 
+    def logits(self, ids, lora: LoraResult | str | None = None):
+        """Logits at every position of ``ids`` (batch of one) under the base model (``lora=None``),
+        a given LoRA, or the LoRA currently in the model (``lora="live"``, to trace training)."""
+        import contextlib
+
+        import torch
+
+        if isinstance(lora, LoraResult):
+            self.load_state(lora.state, TrainConfig(r=lora.r, alpha=int(lora.alpha), targets=_targets_key(self, lora)))
+        base_only = lora is None and self._peft is not None
+        context = self._peft.disable_adapter() if base_only else contextlib.nullcontext()
+        model = self._peft if self._peft is not None else self.model
+        with torch.no_grad(), context:
+            return model(input_ids=ids).logits[0]
+
     def encode(self, text: str, max_tokens: int):
         """Token ids with BOS first, so every token of the text is predicted (and trained)."""
         import torch
@@ -253,25 +268,11 @@ def bits_from_logits(logits, targets, n_bytes: int) -> float:
 
 
 def bits_per_byte(tm: TrainingModel, text: str, *, lora: LoraResult | str | None = None, max_tokens: int = 256) -> float:
-    """bpb of ``text`` (cut to ``max_tokens``) under the base model (``lora=None``), a given LoRA, or the
-    LoRA currently in the model (``lora="live"``, used to trace bpb during training)."""
-    import contextlib
-
-    import torch
-
+    """bpb of ``text`` (cut to ``max_tokens``) under the base model, a LoRA or the live one (see ``logits``)."""
     ids = tm.encode(text, max_tokens)
     covered = tm.tokenizer.decode(ids[0, 1:].tolist())
     n_bytes = max(1, len(covered.encode("utf-8")))
-    if isinstance(lora, LoraResult):
-        tm.load_state(lora.state, TrainConfig(r=lora.r, alpha=int(lora.alpha), targets=_targets_key(tm, lora)))
-    if lora is None and tm._peft is not None:
-        context = tm._peft.disable_adapter()
-    else:
-        context = contextlib.nullcontext()
-    model = tm._peft if tm._peft is not None else tm.model
-    with torch.no_grad(), context:
-        logits = model(input_ids=ids).logits[0, :-1]
-    return bits_from_logits(logits, ids[0, 1:], n_bytes)
+    return bits_from_logits(tm.logits(ids, lora)[:-1], ids[0, 1:], n_bytes)
 
 
 def _targets_key(tm: TrainingModel, lora: LoraResult) -> str:

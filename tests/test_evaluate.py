@@ -29,6 +29,11 @@ def test_lm_protocol_tiny_slice_and_resume(tmp_path, training_model, embedder, t
     assert summary["methods"]["sift"]["bpb"][2] == 2 and "sift_minus_nn" in summary
     assert "| sift |" in lm_markdown([summary])
     assert [p.name for p in lm_plot(rows, cfg.out)] == ["lm-bpb-dup1.png", "lm-adaptive.png"]
+    assert [p["steps"] for p in summary["fixed"]] == [1, 2] and "| fixed 2 | 2 |" in lm_markdown([summary])
+    again = LMConfig(**{**cfg.__dict__, "out": tmp_path / "again", "methods": ("sift",)})
+    drain(run_lm(again, models))  # same seed, same device: the same numbers
+    first = {r["doc"]: r["curve"] for r in rows if r["method"] == "sift"}
+    assert {r["doc"]: r["curve"] for r in load_rows(again.out / "lm.jsonl")} == first
 
 
 def test_qa_protocol_tiny_slice(tmp_path, warm_assistant):
@@ -44,6 +49,8 @@ def test_qa_protocol_tiny_slice(tmp_path, warm_assistant):
         assert set(r["conditions"]) == {"base", "context-nn", "context-sift", "learn-sift", "learn+context-sift"}
         assert all(c["answer_bits_per_byte"] > 0 for c in r["conditions"].values())
         assert set(r["recall"]) == {"nn", "sift"}
+    config = json.loads((tmp_path / "qa" / "qa-config.json").read_text())
+    assert config["seed"] == a.config.seed and config["n"] == 2 and config["model"].endswith(".gguf")
     summary = qa_summary(rows)
     assert summary["n"] == 2 and "| learn+context-sift |" in qa_markdown(summary)
 
