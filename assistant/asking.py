@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import AssistantError, Cancelled, IndexEmpty
@@ -30,6 +30,7 @@ class AskResult:
     adapter: dict | None
     note: str | None
     params: dict
+    nn: list[dict] = field(default_factory=list)  # what plain nearest neighbours would have picked instead
 
     def to_dict(self) -> dict:
         from dataclasses import asdict
@@ -139,6 +140,14 @@ class AskMixin:
         rows = self.store.chunks([int(ids[i]) for i in set(sel.indices)])
         return sel, ids, rows, query, cands
 
+    def nn_alternative(self, sel, ids, rows, query, cands) -> list[dict]:
+        """What plain nearest neighbours would have picked, as many distinct chunks as ``sel`` holds."""
+        from .sift import select
+
+        nn = select(query, cands, len(set(sel.indices)), method="nn")
+        rows.update(self.store.chunks([int(ids[i]) for i in nn.indices if int(ids[i]) not in rows]))
+        return describe_picks(nn, ids, rows)
+
     def ask(
         self,
         question: str,
@@ -179,7 +188,7 @@ class AskMixin:
             "lora_alpha": cfg.lora_alpha, "lora_targets": cfg.lora_targets, "max_train_tokens": cfg.max_train_tokens,
             "max_tokens": cfg.max_tokens, "temperature": cfg.temperature, "seed": cfg.seed, "chunk_tokens": cfg.chunk_tokens,
         }  # fmt: skip
-        state = {"selections": [], "answer": "", "prior": None, "note": None, "adapter": None, "staged": None}
+        state = {"selections": [], "answer": "", "prior": None, "note": None, "adapter": None, "staged": None, "nn": []}
         total = time.perf_counter()
 
         def stage(name):
@@ -192,7 +201,8 @@ class AskMixin:
 
         try:
             yield stage("retrieving")
-            sel, ids, rows, _query, _cands = self.select(question, k=params["k"], n=params["n"], method=params["method"], lam=params["lam"])
+            sel, ids, rows, query, cands = self.select(question, k=params["k"], n=params["n"], method=params["method"], lam=params["lam"])
+            state["nn"] = self.nn_alternative(sel, ids, rows, query, cands)
             yield finish("retrieving", f"{len(ids)} candidates")
             yield stage("selecting")
             state["prior"] = sel.prior
@@ -272,6 +282,8 @@ class AskMixin:
                 return fit_lora(tm, texts, train_cfg, on_step=emit, should_cancel=cancel.is_set)
 
             result = yield from _in_thread(train, cancel)
+            for note in result.notes:  # e.g. a GPU out-of-memory retry with shorter chunks
+                yield Warning(note)
             for sel, loss in zip(state["selections"], result.losses):
                 sel["loss"] = float(loss)
             staged = adapter_files.staging_dir(cfg.adapters_dir)
@@ -317,7 +329,19 @@ class AskMixin:
             adapter_files.delete(adapter)
             raise
         return AskResult(session_id, question, state["answer"], status, state["selections"], state["prior"],
-                         timings, device, adapter, state["note"], params)  # fmt: skip
+                         timings, device, adapter, state["note"], params, state["nn"])  # fmt: skip
+
+
+def describe_picks(selection, ids, rows) -> list[dict]:
+    """One dict per pick: rank, chunk and where it lies, similarity, variance after it, repeat flag."""
+    seen, out = set(), []
+    for rank, (pos, var, sim) in enumerate(zip(selection.indices, selection.variances, selection.similarities), 1):
+        row = rows[int(ids[pos])]
+        out.append({"rank": rank, "chunk_id": row["id"], "path": row["path"], "start_line": row["start_line"],
+                    "end_line": row["end_line"], "heading": row["heading"], "similarity": float(sim),
+                    "variance": float(var), "repeat": pos in seen})  # fmt: skip
+        seen.add(pos)
+    return out
 
 
 def _discard_staged(state) -> None:

@@ -308,23 +308,11 @@ class Assistant(AskMixin):
     def explain(self, question: str, *, k: int | None = None, n: int | None = None, lam: float | None = None,
                 method: str | None = None) -> dict:  # fmt: skip
         """Retrieval and selection only: the picks, and what plain NN would have picked instead."""
-        from .sift import select
+        from .asking import describe_picks
 
         sel, ids, rows, query, cands = self.select(question, k=k, n=n, lam=lam, method=method)
-        nn = select(query, cands, len(set(sel.indices)), method="nn")
-        rows.update(self.store.chunks([int(ids[i]) for i in nn.indices if int(ids[i]) not in rows]))
-
-        def describe(selection):
-            seen, out = set(), []
-            for rank, (pos, var, sim) in enumerate(zip(selection.indices, selection.variances, selection.similarities), 1):
-                row = rows[int(ids[pos])]
-                out.append({"rank": rank, "chunk_id": row["id"], "path": row["path"], "start_line": row["start_line"],
-                            "end_line": row["end_line"], "heading": row["heading"], "similarity": float(sim),
-                            "variance": float(var), "repeat": pos in seen})  # fmt: skip
-                seen.add(pos)
-            return out
-
-        return {"question": question, "prior": float(sel.prior), "method": sel.method, "picks": describe(sel), "nn": describe(nn)}
+        nn = self.nn_alternative(sel, ids, rows, query, cands)
+        return {"question": question, "prior": float(sel.prior), "method": sel.method, "picks": describe_picks(sel, ids, rows), "nn": nn}
 
     def forget_source(self, path: Path) -> tuple[list[int], list[int]]:
         from .review import forget_source

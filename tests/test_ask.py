@@ -54,6 +54,10 @@ def test_ask_records_a_complete_session_with_adapter(tmp_path, warm_assistant):
     assert (Path(adapter["path"]) / "adapter_model.safetensors").is_file()
     assert session["params"]["method"] == "sift" and session["device"] == "cpu"
     assert Path(session["selections"][0]["document_path"]).name.startswith("heron")
+    distinct = {s["chunk_id"] for s in result.selections}
+    nn_sims = [p["similarity"] for p in result.nn]
+    assert len(result.nn) == len(distinct) and nn_sims == sorted(nn_sims, reverse=True)
+    assert result.nn == a.explain("Which database does Project Heron use?")["nn"]  # the same as `assistant explain`
 
 
 def test_adapter_reuse_reproduces_the_answer(tmp_path, warm_assistant):

@@ -167,8 +167,18 @@ class FakeStore:
         return {f"sha-{cid}" for cid, c in CHUNKS.items() if f"{NOTES}/{c[0]}" == path}
 
 
+def nn_picks() -> list[dict]:
+    """What plain NN picks for the Heron question, as ``AskResult.nn`` holds them."""
+    out = []
+    for rank, chunk_id in enumerate(HERON_NN, 1):
+        doc, _, start, end, heading, _text = CHUNKS[chunk_id]
+        out.append({"rank": rank, "chunk_id": chunk_id, "path": f"{NOTES}/{doc}", "start_line": start, "end_line": end,
+                    "heading": heading, "similarity": round(0.84 - rank / 50, 3), "variance": 0.5, "repeat": False})  # fmt: skip
+    return out
+
+
 class FakeAssistant:
-    """A test double that emits the same events as ``Assistant.ask`` (and ``index``, ``explain``), no models.
+    """A test double that emits the same events as ``Assistant.ask`` (and ``index``), no models.
 
     ``step_delay`` seconds pass before each training step, so a test can act while it "learns".
     """
@@ -187,16 +197,6 @@ class FakeAssistant:
                 "home": "~/.local/share/assistant", "model": "/opt/models/SmolLM2-135M-Instruct.Q4_1.gguf",
                 "embedder": "/opt/models/all-MiniLM-L6-v2", "device": "cpu", "devices": ["cpu"],
                 "roots": self.store.roots(), "threads": 2}  # fmt: skip
-
-    def explain(self, question: str, **options) -> dict:
-        def pick(rank, chunk_id):
-            doc, _, start, end, heading, _text = CHUNKS[chunk_id]
-            return {"rank": rank, "chunk_id": chunk_id, "path": f"{NOTES}/{doc}", "start_line": start, "end_line": end,
-                    "heading": heading, "similarity": round(0.84 - rank / 50, 3), "variance": 0.5, "repeat": False}  # fmt: skip
-
-        return {"question": question, "prior": 1.0, "method": "sift",
-                "picks": [pick(r, c) for r, (c, _) in enumerate(HERON_PICKS, 1)],
-                "nn": [pick(r, c) for r, c in enumerate(HERON_NN, 1)]}  # fmt: skip
 
     def ask(self, question, *, adapter=None, cancel=None, **options):
         self.asked.append((question, adapter))
@@ -233,7 +233,7 @@ class FakeAssistant:
         params = {"context": True, "learn": adapter is None, "adapter_from": adapter}
         new = adapter_row(0, steps) if steps else None
         sid = self.store.record(None, "2024-11-02T10:00:00+00:00", "complete", question, HERON_ANSWER, sels, 6.1, new, params=params)
-        yield ev.Done(AskResult(sid, question, HERON_ANSWER, "complete", sels, 1.0, {"total": 6.1}, "cpu", new, None, params))
+        yield ev.Done(AskResult(sid, question, HERON_ANSWER, "complete", sels, 1.0, {"total": 6.1}, "cpu", new, None, params, nn_picks()))
 
     def index(self, paths, **options):
         """A re-index of the notes folder: 44 files, 3 of them changed since the last run."""
@@ -566,7 +566,8 @@ async def test_real_ask_then_open_and_export_it_from_history(request, tmp_path):
         assert app.ask_screen.sources.table.row_count == len(session["selections"]) == 2
         assert app.ask_screen.conversation.answer_text.strip() == session["answer"].strip() != ""
         assert "✓ learning" in text_of(app, "#stage-learning") and "step 2/2" in text_of(app, "#learn-label")
-        assert await wait_until(pilot, lambda: app.ask_screen.sources.nn is not None)  # Assistant.explain ran
+        nn = app.ask_screen.sources.nn  # from AskResult.nn: no second retrieval
+        assert nn and {p["chunk_id"] for p in nn} <= set(real.store.chunks([p["chunk_id"] for p in nn]))
         await pilot.press("f2")
         table = app.screen.query_one("#history-table", DataTable)
         assert await wait_until(pilot, lambda: table.row_count == 1)

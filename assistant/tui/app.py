@@ -20,7 +20,7 @@ from ..config import Config
 from ..errors import AssistantError, Cancelled
 from ..events import Done
 from .commands import AssistantCommands
-from .messages import AskRequest, ExplainReady, IndexRequest, OpenSession, PipelineEvent, SessionsChanged, StatusReady
+from .messages import AskRequest, IndexRequest, OpenSession, PipelineEvent, SessionsChanged, StatusReady
 from .screens.ask import AskScreen
 from .screens.history import HistoryScreen
 from .screens.index import IndexScreen
@@ -109,18 +109,10 @@ class AssistantApp(App):
     @work(thread=True, exclusive=True, exit_on_error=False, group="ask")
     def run_ask(self, question: str, adapter: int | None, cancel: threading.Event) -> None:
         worker = get_current_worker()
-        finished = False
         for event in self.assistant.ask(question, adapter=adapter, cancel=cancel):
             if worker.is_cancelled:
                 cancel.set()  # the core stops at its next check and records the session as interrupted
-            finished = finished or isinstance(event, Done)
             self.post_message(PipelineEvent("ask", event))
-        if finished and not cancel.is_set():
-            try:
-                facts = self.assistant.explain(question)
-            except AssistantError:
-                facts = None
-            self.post_message(ExplainReady(facts))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="index")
     def run_index(self, paths: list[str]) -> None:
@@ -195,9 +187,6 @@ class AssistantApp(App):
             self.index_screen.show(message.event)
         if isinstance(message.event, Done):
             self.load_status()
-
-    def on_explain_ready(self, message: ExplainReady) -> None:
-        self.ask_screen.sources.set_nn(message.facts["nn"] if message.facts else None)
 
     def on_status_ready(self, message: StatusReady) -> None:
         self.facts = message.facts

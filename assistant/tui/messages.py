@@ -16,14 +16,6 @@ class PipelineEvent(Message):
         self.event = event
 
 
-class ExplainReady(Message):
-    """What plain NN would have picked for the last question (``Assistant.explain``); None if unavailable."""
-
-    def __init__(self, facts: dict | None) -> None:
-        super().__init__()
-        self.facts = facts
-
-
 class StatusReady(Message):
     """``Assistant.status()`` plus the detected devices."""
 

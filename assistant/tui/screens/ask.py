@@ -104,6 +104,7 @@ class AskScreen(Screen):
             if r.note:
                 meta += f"\n⚠ {r.note}"
             await self.conversation.finish(r.answer, contexts, meta, self.sources.sources)
+            self.sources.set_nn(r.nn or None)  # what plain nearest neighbours would have picked
 
     async def stopped(self, why: str, kind: str = "warning") -> None:
         self.query_one(StageStatus).stopped(why)
