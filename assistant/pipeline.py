@@ -285,6 +285,10 @@ class Assistant(AskMixin):
             embedder = str(resolve_embedder(self.config.embedder))
         except AssistantError as exc:
             embedder = f"missing: {exc}"
+        try:
+            device = self.device
+        except AssistantError as exc:  # status still reports the rest when the configured device is gone
+            device = f"unavailable: {exc}"
         return {
             "documents": counts["documents"],
             "chunks": counts["chunks"],
@@ -293,7 +297,7 @@ class Assistant(AskMixin):
             "home": str(self.config.home),
             "model": model,
             "embedder": embedder,
-            "device": self.device,
+            "device": device,
             "roots": self.store.roots(),
             "threads": self.config.threads or os.cpu_count(),
         }

@@ -44,6 +44,13 @@ def test_index_and_status_json(tmp_path, warm_models, home):
     assert (facts["documents"], facts["chunks"], facts["home"]) == (1, 1, str(home))
 
 
+def test_status_reports_an_unavailable_device_instead_of_failing(home, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_DEVICE", "mps")  # no Apple GPU on a Linux machine
+    result = CliRunner().invoke(cli, ["status", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["device"].startswith("unavailable: device 'mps' is not available")
+
+
 def test_empty_index_and_empty_question_are_clear(warm_models):
     result = CliRunner().invoke(cli, ["ask", "what is the ferry time?"])
     assert result.exit_code == 1 and "index is empty" in result.output
