@@ -219,6 +219,8 @@ class AskMixin:
                 yield Selected(rank, row["id"], row["path"], row["start_line"], row["end_line"], row["heading"],
                                float(sim), float(var), float(sel.prior), repeat)  # fmt: skip
             yield finish("selecting", f"{len(sel.indices)} picks, variance {sel.prior:.3f} -> {sel.variances[-1]:.3f}")
+            if cancel.is_set():  # Esc during retrieval or selection stops here, not after learning starts
+                raise Cancelled("cancelled before learning")
 
             gguf_adapter = reused_path if reuse else None
             if learn and reuse is None:

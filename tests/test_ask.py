@@ -115,6 +115,22 @@ def test_cancel_during_learning_records_an_interrupted_session_without_adapter(t
     assert list(a.config.adapters_dir.glob("*")) == []
 
 
+def test_cancel_during_selection_stops_before_learning(tmp_path, warm_assistant):
+    import threading
+
+    a = warm_assistant(**SMALL)
+    drain(a.index([small_notes(tmp_path)]))
+    cancel = threading.Event()
+    seen = []
+    with pytest.raises(AssistantError, match="before learning"):
+        for event in a.ask("Which database does Project Heron use?", cancel=cancel):
+            seen.append(event)
+            if isinstance(event, Selected):
+                cancel.set()
+    assert not any(isinstance(e, Step) for e in seen)
+    assert [s["status"] for s in a.store.sessions()] == ["interrupted"]
+
+
 def test_three_corpus_questions_pick_the_right_files(warm_assistant):
     questions = parse_questions(CORPUS / "QUESTIONS.md")[:3]
     a = warm_assistant(n=4, max_tokens=48, max_train_tokens=128)
