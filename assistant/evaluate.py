@@ -97,22 +97,22 @@ def document_text(path: Path) -> str:
     return "\n\n".join(b.text for b in blocks)
 
 
-class _Models:
-    """The training copy, the embedder and the token counter, loaded once."""
+class EvalModels:
+    """The training copy (unless ``training=False``), the embedder and the token counter, loaded once."""
 
-    def __init__(self, cfg, cache_dir: Path):
+    def __init__(self, cfg, cache_dir: Path, training: bool = True):
         from .embed import load_embedder
         from .models import resolve_embedder, resolve_gguf
         from .tokens import load_token_counter
         from .tune import TrainingModel
 
         self.gguf = resolve_gguf(cfg.model)
-        self.tm = TrainingModel(self.gguf, cfg.device, cache_dir)
+        self.tm = TrainingModel(self.gguf, cfg.device, cache_dir) if training else None
         self.embedder = load_embedder(resolve_embedder(cfg.embedder), cfg.device)
         self.tokens = load_token_counter(self.gguf, cache_dir)
 
 
-def _data_space(cfg: LMConfig, models: _Models, files: list[Path]) -> tuple[list[str], np.ndarray]:
+def _data_space(cfg: LMConfig, models: EvalModels, files: list[Path]) -> tuple[list[str], np.ndarray]:
     """Chunk and embed the data space, cached under ``out`` by file list, budget and embedder."""
     from .ingest import UnreadableFile, chunk_blocks, file_format, read_blocks
 
@@ -159,14 +159,9 @@ def run_lm(cfg: LMConfig, models=None) -> Iterator:
 
     cfg.out.mkdir(parents=True, exist_ok=True)
     yield Stage("loading")
-    models = models or _Models(cfg, cfg.out / "cache")
-    files = corpus_files(cfg.corpus)
-    data_files, test_files = split_files(files, cfg.n_test, cfg.seed)
-    yield Stage("embedding data space", detail=f"{len(data_files)} files")
-    texts, vectors = _data_space(cfg, models, data_files)
-    if cfg.duplicate > 1:
-        vectors = np.repeat(vectors, cfg.duplicate, axis=0)
-        texts = [t for t in texts for _ in range(cfg.duplicate)]
+    models = models or EvalModels(cfg, cfg.out / "cache")
+    yield Stage("embedding data space")
+    data_files, test_files, texts, vectors = _split_and_embed(cfg, models)
     results = cfg.out / "lm.jsonl"
     done = _done_keys(results)
     (cfg.out / "lm-config.json").write_text(json.dumps({**asdict(cfg), "corpus": str(cfg.corpus), "out": str(cfg.out),
@@ -189,8 +184,7 @@ def run_lm(cfg: LMConfig, models=None) -> Iterator:
         base = bits_per_byte(models.tm, target, max_tokens=cfg.test_tokens)
         row = {"key": key, "doc": str(doc), "method": method, "duplicate": cfg.duplicate, "seed": cfg.seed, "curve": {"0": base}}
         if method != "none":
-            query = models.embedder.embed([target])[0]
-            top = np.argsort(-(vectors @ query), kind="stable")[: cfg.k]
+            query, top = _candidates(models, vectors, target, cfg.k)
             sel = select(query, vectors[top], cfg.steps, method=method, lam=cfg.lam, seed=cfg.seed)
             picks = [texts[top[j]] for j in sel.indices]
             every_step = method == "sift"  # the adaptive-compute analysis reads bpb after any number of steps
@@ -208,9 +202,58 @@ def run_lm(cfg: LMConfig, models=None) -> Iterator:
         yield Progress(i, len(jobs), "items")
 
 
-def _opening(models: _Models, text: str, n_tokens: int) -> str:
+def _split_and_embed(cfg: LMConfig, models) -> tuple[list[Path], list[Path], list[str], np.ndarray]:
+    """The fixed split and the embedded data space, each chunk repeated ``cfg.duplicate`` times."""
+    data_files, test_files = split_files(corpus_files(cfg.corpus), cfg.n_test, cfg.seed)
+    texts, vectors = _data_space(cfg, models, data_files)
+    if cfg.duplicate > 1:
+        vectors = np.repeat(vectors, cfg.duplicate, axis=0)
+        texts = [t for t in texts for _ in range(cfg.duplicate)]
+    return data_files, test_files, texts, vectors
+
+
+def _candidates(models, vectors: np.ndarray, target: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The query embedding and the positions of its ``k`` nearest data-space chunks (exact search)."""
+    query = models.embedder.embed([target])[0]
+    return query, np.argsort(-(vectors @ query), kind="stable")[:k]
+
+
+def _opening(models: EvalModels, text: str, n_tokens: int) -> str:
     pieces = models.tokens.split(text, n_tokens)
     return pieces[0] if pieces else ""
+
+
+def pick_overlap(cfg: LMConfig, models) -> list[dict]:
+    """Why SIFT and NN tie or differ on a corpus: per test document, the share of picks they have in
+    common, and how redundant each method's picks are (mean and max pairwise cosine, distinct picks)."""
+    from .sift import select
+
+    _, test_files, _, vectors = _split_and_embed(cfg, models)
+    rows = []
+    for doc in test_files:
+        target = _opening(models, document_text(doc), cfg.test_tokens)
+        if not target.strip():
+            continue
+        query, top = _candidates(models, vectors, target, cfg.k)
+        picks = {m: select(query, vectors[top], cfg.steps, method=m, lam=cfg.lam, seed=cfg.seed).indices for m in ("nn", "sift")}
+        chunks = {m: {int(top[j]) // cfg.duplicate for j in idx} for m, idx in picks.items()}  # copies of a chunk count once
+        row = {"doc": str(doc), "shared": len(chunks["nn"] & chunks["sift"]) / len(chunks["nn"])}
+        for method, idx in picks.items():
+            chosen = vectors[top[idx]]
+            pairs = (chosen @ chosen.T)[np.triu_indices(len(idx), 1)]
+            row[method] = {"pair_cosine": float(pairs.mean()), "max_pair_cosine": float(pairs.max()), "distinct": len(chunks[method])}
+        rows.append(row)
+    return rows
+
+
+def overlap_markdown(rows: list[dict]) -> str:
+    shared = mean_se([r["shared"] for r in rows])
+    lines = [f"Picks NN and SIFT share: {fmt(*shared[:2], digits=2)} (n {shared[2]})", "",
+             "| picks | mean pairwise cosine | max pairwise cosine | distinct chunks |", "|---|---|---|---|"]  # fmt: skip
+    for method in ("nn", "sift"):
+        cells = [fmt(*mean_se([r[method][key] for r in rows])[:2], digits=2) for key in ("pair_cosine", "max_pair_cosine", "distinct")]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- reporting

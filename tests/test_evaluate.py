@@ -5,7 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.evaluate import LMConfig, lm_markdown, lm_plot, lm_summary, load_rows, qa_markdown, qa_summary, run_lm, run_qa
+from assistant.evaluate import (LMConfig, lm_markdown, lm_plot, lm_summary, load_rows, overlap_markdown, pick_overlap, qa_markdown,
+                                qa_summary, run_lm, run_qa)
 from tests.conftest import CORPUS, drain
 
 pytestmark = pytest.mark.slow
@@ -30,6 +31,12 @@ def test_lm_protocol_tiny_slice_and_resume(tmp_path, training_model, embedder, t
     assert "| sift |" in lm_markdown([summary])
     assert [p.name for p in lm_plot(rows, cfg.out)] == ["lm-bpb-dup1.png", "lm-adaptive.png"]
     assert [p["steps"] for p in summary["fixed"]] == [1, 2] and "| fixed 2 | 2 |" in lm_markdown([summary])
+    overlap = pick_overlap(cfg, models)
+    assert [r["doc"] for r in overlap] == config["test_files"]
+    assert all(0 <= r["shared"] <= 1 and r["nn"]["distinct"] == 2 and -1 <= r["sift"]["pair_cosine"] <= 1 for r in overlap)
+    copies = pick_overlap(LMConfig(**{**cfg.__dict__, "duplicate": 3}), models)
+    assert all(r["nn"]["distinct"] == 1 and r["nn"]["max_pair_cosine"] > 0.999 for r in copies)  # NN takes copies of one chunk
+    assert "| sift |" in overlap_markdown(overlap)
     again = LMConfig(**{**cfg.__dict__, "out": tmp_path / "again", "methods": ("sift",)})
     drain(run_lm(again, models))  # same seed, same device: the same numbers
     first = {r["doc"]: r["curve"] for r in rows if r["method"] == "sift"}
