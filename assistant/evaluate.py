@@ -435,7 +435,7 @@ def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int =
         texts = [rows[int(ids[j])]["text"] for j in sel_sift.indices]
         train_cfg = TrainConfig(lr=cfg.lr, r=cfg.lora_r, alpha=cfg.lora_alpha, targets=cfg.lora_targets, max_tokens=cfg.max_train_tokens, seed=cfg.seed)
         result = fit_lora(assistant.training_model, texts, train_cfg)
-        adapter = export_gguf(result, assistant.training_model, out / f"qa-adapter-{q.number}.gguf")  # kept per question for inspection
+        adapter = export_gguf(result, assistant.training_model, out / "qa-adapter.gguf")  # rewritten per question: the generator keys adapters by file identity
         plans = {
             "base": (None, None),
             "context-nn": (contexts(sel_nn), None),

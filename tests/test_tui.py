@@ -538,7 +538,8 @@ async def test_opens_with_a_missing_model_and_a_missing_device(make_assistant, h
     no_gpu = make_assistant(device="cuda")
     async with AssistantApp(no_gpu.config, assistant=no_gpu).run_test(size=(80, 24)) as pilot:
         assert await wait_until(pilot, lambda: pilot.app.facts is not None)
-        assert "device 'cuda' is not available" in text_of(pilot.app, "#hint")
+        assert "Device problem: device 'cuda' is not available" in text_of(pilot.app, "#hint")
+        assert "device unavailable" in text_of(pilot.app, "#facts")
         assert [n.severity for n in pilot.app._notifications] == ["error"]
 
 

@@ -190,6 +190,9 @@ class AssistantApp(App):
 
     def on_status_ready(self, message: StatusReady) -> None:
         self.facts = message.facts
+        device = str(message.facts.get("device", ""))
+        if device.startswith("unavailable"):
+            self.notify(device.removeprefix("unavailable: "), title="Error", severity="error", timeout=8)
 
     def on_sessions_changed(self, message: SessionsChanged) -> None:
         history = self.get_screen("history")

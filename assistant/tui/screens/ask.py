@@ -47,6 +47,9 @@ class AskScreen(Screen):
         elif str(facts.get("model", "")).startswith("missing"):
             problem = str(facts["model"]).removeprefix("missing: ")
             conversation.set_hint(f"⚠ Model problem: {problem}. Set another model in Settings (F4).", "error")
+        elif str(facts.get("device", "")).startswith("unavailable"):
+            problem = str(facts["device"]).removeprefix("unavailable: ")
+            conversation.set_hint(f"⚠ Device problem: {problem}. Pick another device in Settings (F4).", "error")
         elif not facts.get("documents"):
             conversation.set_hint(
                 "Nothing is indexed yet. Press F3 and type a folder to index it, or run `assistant index PATH` in a shell.",

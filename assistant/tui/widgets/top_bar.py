@@ -17,6 +17,8 @@ def summary(facts: dict | None) -> tuple[str, str]:
         return "⚠ " + facts["error"], "error"
     if str(facts.get("model", "")).startswith("missing"):
         return "⚠ model missing · F4", "error"
+    if str(facts.get("device", "")).startswith("unavailable"):
+        return "⚠ device unavailable · F4", "error"
     if not facts.get("documents"):
         return "no index yet · F3", "warning"
     return f"{facts['documents']} docs · {facts['device']}", "muted"
