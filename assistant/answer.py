@@ -106,8 +106,12 @@ class Generator:
         except (ValueError, RuntimeError) as exc:
             raise ModelNotFound(f"llama.cpp cannot load {self.gguf_path.name}: {exc}") from None
         self._adapters: OrderedDict[tuple, object] = OrderedDict()  # file identity -> llama.cpp handle
-        self._applied: tuple | None = None
-        self.adapter: Path | None = None
+        self._applied: tuple | None = None  # identity of the adapter in the context now
+
+    @property
+    def adapter(self) -> Path | None:
+        """The adapter file applied now, if any."""
+        return Path(self._applied[0]) if self._applied else None
 
     def set_adapter(self, path: Path | None, scale: float = 1.0) -> None:
         """Apply one adapter (or none) to the warm context, then drop the cached prefix KV."""
@@ -133,7 +137,6 @@ class Generator:
             if llama_cpp.llama_set_adapters_lora(ctx, adapters, 1, scales):
                 raise AdapterError(f"llama.cpp cannot apply the adapter {path}")
         self._applied = key
-        self.adapter = Path(path) if path else None
         self.llm.reset()  # the cached prefix was computed with the old adapter: its logits are stale
 
     def _evict(self, keep: tuple) -> None:
