@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
-from .errors import ConfigError
+from assistant.errors import ConfigError
 
 CONFIG_FILE = "config.toml"
 
+# Closed sets, declared once: click.Choice, config validation and the TUI's selects all read these.
+Method = Literal["sift", "nn", "nn-f", "uncertainty", "random"]
+METHODS: tuple[str, ...] = get_args(Method)
+Device = Literal["auto", "cuda", "mps", "cpu"]
+DEVICES: tuple[str, ...] = get_args(Device)
+Recipe = Literal["raw", "chat", "evidence", "distill"]
+RECIPES: tuple[str, ...] = get_args(Recipe)
+Prompt = Literal["evidence", "chunks"]
+PROMPTS: tuple[str, ...] = get_args(Prompt)
+
 
 def default_home() -> Path:
-    """``$ASSISTANT_HOME``, else ``$XDG_DATA_HOME/assistant``, else ``~/.local/share/assistant``."""
+    """``$ASSISTANT_HOME``, else ``$XDG_DATA_HOME/assistant``, else a home dir an earlier version made in
+    ``~/.local/share/assistant``, else the platform's data dir (``~/Library/Application Support/assistant``
+    on macOS, ``~/.local/share/assistant`` on Linux)."""
     if os.environ.get("ASSISTANT_HOME"):
         return Path(os.environ["ASSISTANT_HOME"]).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(xdg) / "assistant"
+    if os.environ.get("XDG_DATA_HOME"):
+        return Path(os.environ["XDG_DATA_HOME"]) / "assistant"
+    legacy = Path.home() / ".local" / "share" / "assistant"
+    if legacy.is_dir():
+        return legacy
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("assistant", appauthor=False))
 
 
 @dataclass(frozen=True)
@@ -27,7 +46,7 @@ class Config:
     # Models: empty means the shipped default (SmolLM2-135M GGUF, MiniLM folder).
     model: str = ""  # a .gguf file, or an HF folder holding one
     embedder: str = ""  # an HF folder with a BERT-like encoder
-    device: str = "auto"  # auto | cuda | mps | cpu
+    device: str = "auto"  # one of DEVICES
     threads: int = 0  # 0: follow the machine
     # Indexing
     chunk_tokens: int = 256  # chunks are also training examples: one LoRA step each
@@ -38,7 +57,7 @@ class Config:
     # Retrieval and selection
     k: int = 200  # HNSW candidates handed to SIFT
     n: int = 0  # max picks; 0: 16 on CPU, 50 on GPU
-    method: str = "sift"
+    method: str = "sift"  # one of METHODS
     lam: float = 1.0  # SIFT's lambda; 1.0 beat 0.01 in the reference run (DESIGN.md)
     stop: float = 0.01  # adaptive stop: a pick must cut variance by >= 1% of the prior
     # Learning
@@ -54,6 +73,9 @@ class Config:
     temperature: float = 0.0  # deterministic by default
     seed: int = 0
     n_ctx: int = 4096
+    # The warm server
+    keep_alive: int = 600  # seconds an idle server stays up; 0 exits after each job, -1 never exits
+    server: bool = True  # ask/explain go through the warm server (not on Windows)
 
     @property
     def db_path(self) -> Path:
@@ -79,6 +101,30 @@ class Config:
 
 _FIELDS = {f.name: f for f in fields(Config)}
 
+# Every setting's allowed values, declared once: flags, env, config.toml and the TUI get the same check.
+# (low, high, what): None means unbounded; a tuple of strings is a closed set.
+RULES: dict[str, tuple] = {
+    "device": DEVICES,
+    "method": METHODS,
+    "threads": (0, 1024, "0 (all cores) or a thread count"),
+    "chunk_tokens": (16, 8192, "a token count from 16"),
+    "chunk_overlap": (0, 4096, "a token count from 0"),
+    "max_file_mb": (0.001, None, "a size in MB above 0"),
+    "embed_batch": (1, 4096, "a batch size from 1"),
+    "k": (1, 100_000, "a candidate count from 1"),
+    "n": (0, 10_000, "0 (the device default) or a pick count"),
+    "lam": (1e-9, None, "a positive number"),
+    "stop": (0.0, 1.0, "a share of the prior between 0 and 1"),
+    "lr": (1e-9, 1.0, "a learning rate above 0 and at most 1"),
+    "lora_r": (1, 1024, "a rank from 1"),
+    "lora_alpha": (1e-9, None, "a positive number"),
+    "max_train_tokens": (8, 32_768, "a token count from 8"),
+    "max_tokens": (1, 32_768, "a token count from 1"),
+    "temperature": (0.0, 10.0, "a temperature from 0 to 10"),
+    "n_ctx": (256, 1_048_576, "a context size from 256"),
+    "keep_alive": (-1, None, "seconds, 0 (exit after each job) or -1 (never exit)"),
+}
+
 
 def _coerce(name: str, value: Any) -> Any:
     kind = type(getattr(Config(home=Path(".")), name))
@@ -91,9 +137,31 @@ def _coerce(name: str, value: Any) -> Any:
             raise ValueError(value)
         if kind is Path:
             return Path(value).expanduser()
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
         return kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"setting {name!r}: cannot use {value!r} as {kind.__name__}") from None
+
+
+def check_setting(name: str, value: Any) -> Any:
+    """Coerce and range-check one setting; a bad value raises a one-line ``ConfigError``."""
+    if name not in _FIELDS or name == "home":
+        raise ConfigError(f"unknown setting {name!r}")
+    value = _coerce(name, value)
+    rule = RULES.get(name)
+    if rule is None:
+        return value
+    if all(isinstance(r, str) for r in rule):
+        if value not in rule:
+            raise ConfigError(f"setting {name!r}: {value!r} is not one of {', '.join(rule)}")
+        return value
+    low, high, what = rule
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"setting {name!r}: {value!r} is not {what}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigError(f"setting {name!r}: {value!r} is not {what}")
+    return value
 
 
 def load_config(**overrides: Any) -> Config:
@@ -106,20 +174,21 @@ def load_config(**overrides: Any) -> Config:
             values.update(tomllib.loads(path.read_text(encoding="utf-8")))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
+        unknown = set(values) - set(_FIELDS) - {"home"}
+        if unknown:
+            raise ConfigError(f"{path}: unknown setting(s): {', '.join(sorted(unknown))}")
     for name in _FIELDS:
         env = os.environ.get(f"ASSISTANT_{name.upper()}")
         if env is not None and name != "home":
             values[name] = env
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    values["home"] = home
+    values.update({k: v for k, v in overrides.items() if v is not None and k != "home"})
     unknown = set(values) - set(_FIELDS)
     if unknown:
-        raise ConfigError(f"{path}: unknown setting(s): {', '.join(sorted(unknown))}")
-    config = Config(**{name: _coerce(name, value) for name, value in values.items()})
-    if config.method not in {"sift", "nn", "nn-f", "uncertainty", "random"}:
-        raise ConfigError(f"unknown selection method {config.method!r}")
-    if config.device not in {"auto", "cuda", "mps", "cpu"}:
-        raise ConfigError(f"unknown device {config.device!r} (use auto, cuda, mps or cpu)")
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    values.pop("home", None)
+    config = Config(home=home, **{name: check_setting(name, value) for name, value in values.items()})
+    if config.chunk_overlap >= config.chunk_tokens:
+        raise ConfigError(f"setting 'chunk_overlap': {config.chunk_overlap} must be below chunk_tokens ({config.chunk_tokens})")
     return config
 
 
@@ -130,9 +199,7 @@ def save_config(config: Config, **changes: Any) -> Config:
     if path.exists():
         current = tomllib.loads(path.read_text(encoding="utf-8"))
     for name, value in changes.items():
-        if name not in _FIELDS or name == "home":
-            raise ConfigError(f"unknown setting {name!r}")
-        current[name] = _coerce(name, value)
+        current[name] = check_setting(name, value)
     lines = []
     for name, value in sorted(current.items()):
         if isinstance(value, bool):
@@ -146,4 +213,4 @@ def save_config(config: Config, **changes: Any) -> Config:
     tmp = path.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(path)
-    return replace(config, **{k: _coerce(k, v) for k, v in changes.items()})
+    return replace(config, **{k: check_setting(k, v) for k, v in changes.items()})

@@ -32,8 +32,8 @@ def main() -> None:
 
     from assistant.config import load_config
     from assistant.events import Done, Stage, Token
-    from assistant.pipeline import Assistant
-    from assistant.questions import parse_questions
+    from assistant.core.facade import Assistant
+    from assistant.eval.questions import parse_questions
 
     home = Path(tempfile.mkdtemp(prefix="bench-ask-"))
     assistant = Assistant(load_config(home=home, device=args.device))
@@ -57,7 +57,7 @@ def main() -> None:
     one(questions[0], True)  # warm: load the embedder, the training copy and llama.cpp
     runs = {mode: [one(q, mode == "learn") for q in questions] for mode in ("learn", "no-learn")}
     table = Table("mode", "first token (median)", "total", "retrieving", "selecting", "learning", "answering", "steps",
-                  title=f"assistant ask, warm process, {assistant.device}, median of {len(questions)} questions")  # fmt: skip
+                  title=f"assistant ask, warm process, {assistant.models.device}, median of {len(questions)} questions")  # fmt: skip
     summary = {}
     for mode, rows in runs.items():
         med = {k: statistics.median(r[k] for r in rows) for k in ("first_token", "total")}
@@ -67,7 +67,7 @@ def main() -> None:
         table.add_row(mode, f"{med['first_token']:.2f} s", f"{med['total']:.2f} s",
                       *[f"{stage_med[s]:.2f} s" for s in stage_med], f"{steps:g}")  # fmt: skip
     Console(width=130).print(table)
-    summary["device"] = assistant.device
+    summary["device"] = assistant.models.device
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2))
     print(f"wrote {args.out}")

@@ -43,7 +43,7 @@ def main() -> None:
 
     from assistant.config import load_config
     from assistant.events import Done
-    from assistant.pipeline import Assistant, embed_text
+    from assistant.core.facade import Assistant, embed_text
 
     docs = ensure_docs()
     files = sorted(docs.rglob("*.rst.txt"))
@@ -58,8 +58,8 @@ def main() -> None:
     config = load_config(home=work / "home")
     assistant = Assistant(config)
     # Load the models before timing: both measurements below then run warm.
-    assistant.embedder.embed(["warm up"])
-    assistant.tokens.count(["warm up"])
+    assistant.models.embedder.embed(["warm up"])
+    assistant.models.tokens.count(["warm up"])
 
     def run_index():
         t = time.perf_counter()
@@ -69,7 +69,7 @@ def main() -> None:
     first, first_s = run_index()
     texts = [embed_text(r["text"], r["heading"]) for r in assistant.store.chunks(assistant.store.chunk_ids().tolist()).values()]
     t = time.perf_counter()
-    assistant.embedder.embed(texts)
+    assistant.models.embedder.embed(texts)
     raw_s = time.perf_counter() - t
     again, again_s = run_index()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -91,7 +91,7 @@ def main() -> None:
         "first_over_rerun": first_s / again_s,
         "peak_rss_mb": peak_mb,
         "threads": os.cpu_count(),
-        "embedder": assistant.embedder.name,
+        "embedder": assistant.models.embedder.name,
         "chunk_tokens": config.chunk_tokens,
     }
     table = Table("measure", "value", title=f"assistant index: {first.added} python3.11-doc reST files")

@@ -51,7 +51,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from assistant.sift import select
+    from assistant.selection.sift import select
 
     rng = np.random.default_rng(0)
     data = unit_rows(rng, args.index_size)

@@ -38,10 +38,10 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from assistant.answer import Generator, build_messages
-    from assistant.lora_gguf import export_gguf
-    from assistant.models import default_gguf, pick_device, set_threads
-    from assistant.tune import TrainConfig, TrainingModel, fit_lora
+    from assistant.answer.generator import Generator, build_messages
+    from assistant.learn.lora_gguf import export_gguf
+    from assistant.models.locate import default_gguf, pick_device, set_threads
+    from assistant.learn.tune import TrainConfig, TrainingModel, fit_lora
 
     device = pick_device(args.device)
     threads = set_threads()

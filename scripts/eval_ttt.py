@@ -7,7 +7,7 @@
 
 import sys
 
-from assistant.cli import cli
+from assistant.cli.main import cli
 
 if __name__ == "__main__":
     sys.exit(cli(["eval", *sys.argv[1:]]))

@@ -40,7 +40,7 @@ async def capture(name: str, keys: list[str], out: Path, size: tuple[int, int]) 
     fake = FakeAssistant(load_config(), step_delay=0.01)
     fake.file_delay = 0.01
     app = AssistantApp(fake.config, assistant=fake)
-    with mock.patch("assistant.review.changed_sources", fake_changed_sources):
+    with mock.patch("assistant.core.library.changed_sources", fake_changed_sources):
         async with app.run_test(size=size) as pilot:
             await wait_until(pilot, lambda: app.facts is not None)
             await answered(pilot)

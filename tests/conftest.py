@@ -27,15 +27,15 @@ def home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def embedder():
     from assistant.embed import load_embedder
-    from assistant.models import default_embedder_dir
+    from assistant.models.locate import default_embedder_dir
 
     return load_embedder(default_embedder_dir(), "cpu")
 
 
 @pytest.fixture(scope="session")
 def token_counter(tmp_path_factory):
-    from assistant.models import default_gguf
-    from assistant.tokens import load_token_counter
+    from assistant.models.locate import default_gguf
+    from assistant.index.tokens import load_token_counter
 
     return load_token_counter(default_gguf(), tmp_path_factory.mktemp("cache"))
 
@@ -44,16 +44,16 @@ def token_counter(tmp_path_factory):
 def warm_models(monkeypatch, embedder, token_counter):
     """Every Assistant built in this test (CLI included) reuses the session's real models."""
     import assistant.embed
-    import assistant.tokens
+    import assistant.index.tokens
 
     monkeypatch.setattr(assistant.embed, "load_embedder", lambda *a, **k: embedder)
-    monkeypatch.setattr(assistant.tokens, "load_token_counter", lambda *a, **k: token_counter)
+    monkeypatch.setattr(assistant.index.tokens, "load_token_counter", lambda *a, **k: token_counter)
 
 
 @pytest.fixture
 def make_assistant(home, warm_models):
     from assistant.config import load_config
-    from assistant.pipeline import Assistant
+    from assistant.core.facade import Assistant
 
     made = []
 
@@ -81,16 +81,16 @@ def drain(events):
 @pytest.fixture(scope="session")
 def training_model(tmp_path_factory):
     """The real SmolLM2-135M training copy, dequantised from the shipped GGUF once per test run."""
-    from assistant.models import default_gguf
-    from assistant.tune import TrainingModel
+    from assistant.models.locate import default_gguf
+    from assistant.learn.tune import TrainingModel
 
     return TrainingModel(default_gguf(), "cpu", tmp_path_factory.mktemp("model-cache"))
 
 
 @pytest.fixture(scope="session")
 def generator():
-    from assistant.answer import Generator
-    from assistant.models import default_gguf
+    from assistant.answer.generator import Generator
+    from assistant.models.locate import default_gguf
 
     gen = Generator(default_gguf(), n_ctx=2048)
     yield gen
@@ -103,8 +103,8 @@ def warm_assistant(make_assistant, training_model, generator):
 
     def make(**overrides):
         a = make_assistant(**overrides)
-        a._training = training_model
-        a._generator = generator
+        a.models._training = training_model
+        a.models._generator = generator
         return a
 
     return make

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.answer import Context, build_messages, citations
+from assistant.answer.generator import Context, build_messages, citations
 
 pytestmark = pytest.mark.slow
 
@@ -42,10 +42,10 @@ def test_streaming_is_the_answer_and_deterministic(generator):
 def test_switching_adapters_matches_a_fresh_load(training_model, tmp_path):
     from llama_cpp import Llama
 
-    from assistant.answer import Generator
-    from assistant.lora_gguf import export_gguf
-    from assistant.models import default_gguf
-    from assistant.tune import TrainConfig, fit_lora
+    from assistant.answer.generator import Generator
+    from assistant.learn.lora_gguf import export_gguf
+    from assistant.models.locate import default_gguf
+    from assistant.learn.tune import TrainConfig, fit_lora
 
     paths = []
     for i, text in enumerate(["The ferry to Vis leaves Split at 06:15 every Tuesday.", "Gunnel's bakery is on Svartbäcksgatan 12."]):
@@ -82,7 +82,7 @@ def test_switching_adapters_matches_a_fresh_load(training_model, tmp_path):
 
 
 def test_missing_model_file_is_a_clear_error(tmp_path):
-    from assistant.answer import Generator
+    from assistant.answer.generator import Generator
     from assistant.errors import ModelNotFound
 
     with pytest.raises(ModelNotFound, match="not found"):

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from assistant import adapters as adapter_files
-from assistant.cli import cli
+from assistant.learn import adapters as adapter_files
+from assistant.cli.main import cli
 from assistant.errors import AdapterError, AssistantError
 from assistant.events import Done, Selected, Stage, Step, Token
-from assistant.questions import parse_questions
+from assistant.eval.questions import parse_questions
 from tests.conftest import CORPUS, drain
 
 pytestmark = pytest.mark.slow
@@ -45,31 +45,31 @@ def test_ask_records_a_complete_session_with_adapter(tmp_path, warm_assistant):
     assert stages == ["retrieving", "selecting", "learning", "answering"]
     result = events[-1].result
     assert result.status == "complete" and result.answer == "".join(e.text for e in events if isinstance(e, Token))
-    session = a.store.session(result.session_id)
-    assert len(session["selections"]) == len(result.selections) >= 1
-    assert all(s["loss"] is not None for s in session["selections"])
-    adapter = session["adapter"]
-    assert Path(adapter["gguf_path"]).is_file() and adapter["steps"] == len(session["selections"])
-    assert adapter_files.sha256_file(Path(adapter["gguf_path"])) == adapter["sha256"]
-    assert (Path(adapter["path"]) / "adapter_model.safetensors").is_file()
-    assert session["params"]["method"] == "sift" and session["device"] == "cpu"
-    assert Path(session["selections"][0]["document_path"]).name.startswith("heron")
-    distinct = {s["chunk_id"] for s in result.selections}
-    nn_sims = [p["similarity"] for p in result.nn]
+    session = a.store.session(result.id)
+    assert len(session.picks) == len(result.picks) >= 1
+    assert all(p.loss is not None for p in session.picks)
+    adapter = session.adapter
+    assert Path(adapter.gguf_path).is_file() and adapter.steps == len(session.picks)
+    assert adapter_files.sha256_file(Path(adapter.gguf_path)) == adapter.sha256
+    assert (Path(adapter.path) / "adapter_model.safetensors").is_file()
+    assert session.params["method"] == "sift" and session.device == "cpu"
+    assert Path(session.picks[0].path).name.startswith("heron")
+    distinct = {p.chunk_id for p in result.picks}
+    nn_sims = [p.similarity for p in result.nn]
     assert len(result.nn) == len(distinct) and nn_sims == sorted(nn_sims, reverse=True)
-    assert result.nn == a.explain("Which database does Project Heron use?")["nn"]  # the same as `assistant explain`
+    assert result.nn == a.explain("Which database does Project Heron use?").nn  # the same as `assistant explain`
 
 
 def test_adapter_reuse_reproduces_the_answer(tmp_path, warm_assistant):
     a = warm_assistant(**SMALL)
     drain(a.index([small_notes(tmp_path)]))
     first = drain(a.ask("When does the ferry to Vis leave?"))
-    again = drain(a.ask("When does the ferry to Vis leave?", adapter=first.session_id))
+    again = drain(a.ask("When does the ferry to Vis leave?", adapter=first.id))
     assert again.answer == first.answer
     assert again.params["learn"] is False and again.params["adapter_from"] == first.session_id
-    Path(first.adapter["gguf_path"]).write_bytes(b"tampered")
+    Path(first.adapter.gguf_path).write_bytes(b"tampered")
     with pytest.raises(AdapterError, match="sha256"):
-        drain(a.ask("When does the ferry leave?", adapter=first.session_id))
+        drain(a.ask("When does the ferry leave?", adapter=first.id))
 
 
 def test_no_learn_and_no_context(tmp_path, warm_assistant):
@@ -78,23 +78,23 @@ def test_no_learn_and_no_context(tmp_path, warm_assistant):
     events = list(a.ask("How long does the dough rest?", learn=False))
     assert not any(isinstance(e, Step) for e in events)
     result = events[-1].result
-    assert result.adapter is None and a.store.session(result.session_id)["adapter"] is None
+    assert result.adapter is None and a.store.session(result.id).adapter is None
     no_ctx = drain(a.ask("How long does the dough rest?", context=False))
     assert no_ctx.params["context"] is False and no_ctx.adapter is not None
 
 
 def test_learning_failure_still_answers_and_records_why(tmp_path, warm_assistant, monkeypatch):
-    import assistant.tune
+    import assistant.learn.tune
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated training failure")
 
-    monkeypatch.setattr(assistant.tune, "fit_lora", broken)
+    monkeypatch.setattr(assistant.learn.tune, "fit_lora", broken)
     a = warm_assistant(**SMALL)
     drain(a.index([small_notes(tmp_path)]))
     result = drain(a.ask("When does the ferry to Vis leave?"))
     assert result.status == "complete" and result.answer and result.adapter is None
-    assert "learning failed" in a.store.session(result.session_id)["note"]
+    assert "learning failed" in a.store.session(result.id).note
     assert not any(p.name.startswith(".partial") for p in (a.config.adapters_dir).glob("*"))
 
 
@@ -110,8 +110,8 @@ def test_cancel_during_learning_records_an_interrupted_session_without_adapter(t
             if isinstance(event, Step):
                 cancel.set()
     sessions = a.store.sessions()
-    assert [s["status"] for s in sessions] == ["interrupted"]
-    assert a.store.session(sessions[0]["id"])["adapter"] is None
+    assert [s.status for s in sessions] == ["interrupted"]
+    assert a.store.session(sessions[0].id).adapter is None
     assert list(a.config.adapters_dir.glob("*")) == []
 
 
@@ -128,7 +128,7 @@ def test_cancel_during_selection_stops_before_learning(tmp_path, warm_assistant)
             if isinstance(event, Selected):
                 cancel.set()
     assert not any(isinstance(e, Step) for e in seen)
-    assert [s["status"] for s in a.store.sessions()] == ["interrupted"]
+    assert [s.status for s in a.store.sessions()] == ["interrupted"]
 
 
 def test_three_corpus_questions_pick_the_right_files(warm_assistant):
@@ -137,25 +137,25 @@ def test_three_corpus_questions_pick_the_right_files(warm_assistant):
     drain(a.index([CORPUS]))
     for q in questions:
         result = drain(a.ask(q.question))
-        picked = {str(Path(s["document_path"]).relative_to(CORPUS)) for s in result.selections}
+        picked = {str(Path(p.path).relative_to(CORPUS)) for p in result.picks}
         assert picked & set(q.sources), (q.question, picked, q.sources)
-        session = a.store.session(result.session_id)
-        assert [s["chunk_id"] for s in session["selections"]] == [s["chunk_id"] for s in result.selections]
-        assert adapter_files.sha256_file(Path(session["adapter"]["gguf_path"])) == session["adapter"]["sha256"]
+        session = a.store.session(result.id)
+        assert [p.chunk_id for p in session.picks] == [p.chunk_id for p in result.picks]
+        assert adapter_files.sha256_file(Path(session.adapter.gguf_path)) == session.adapter.sha256
 
 
 def test_cli_ask_json_history_show_export(tmp_path, warm_assistant, monkeypatch):
-    import assistant.pipeline
+    import assistant.core.facade
 
     a = warm_assistant(**SMALL)
     drain(a.index([small_notes(tmp_path)]))
-    monkeypatch.setattr(assistant.pipeline, "Assistant", lambda config: a)
+    monkeypatch.setattr(assistant.core.facade, "Assistant", lambda config: a)
     runner = CliRunner()
     out = runner.invoke(cli, ["ask", "When does the ferry to Vis leave?", "--json"])
     assert out.exit_code == 0, out.output
     payload = json.loads(out.output)
-    sid = payload["session_id"]
-    assert payload["status"] == "complete" and payload["selections"]
+    sid = payload["id"]
+    assert payload["status"] == "complete" and payload["picks"]
     out = runner.invoke(cli, ["history"])
     assert out.exit_code == 0 and "ferry" in out.output
     out = runner.invoke(cli, ["show", str(sid)])

@@ -6,14 +6,14 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from assistant.cli import cli
+from assistant.cli.main import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_import_hygiene():
     """`assistant --help` must stay instant: no heavy library is imported by the CLI module."""
-    code = "import sys, assistant.cli; print(sorted(m for m in ('torch','transformers','peft','llama_cpp','textual','hnswlib') if m in sys.modules))"
+    code = "import sys, assistant.cli.main; print(sorted(m for m in ('torch','transformers','peft','llama_cpp','textual','hnswlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -48,7 +48,9 @@ def test_status_reports_an_unavailable_device_instead_of_failing(home, monkeypat
     monkeypatch.setenv("ASSISTANT_DEVICE", "mps")  # no Apple GPU on a Linux machine
     result = CliRunner().invoke(cli, ["status", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["device"].startswith("unavailable: device 'mps' is not available")
+    problems = json.loads(result.output)["problems"]
+    assert [(p["kind"], p["what"]) for p in problems] == [("unavailable", "device")]
+    assert problems[0]["message"].startswith("device 'mps' is not available")
 
 
 def test_empty_index_and_empty_question_are_clear(warm_models):

@@ -35,3 +35,70 @@ def test_bad_settings_are_clear(home):
     (home / "config.toml").write_text("")
     with pytest.raises(ConfigError, match="device"):
         load_config(device="tpu")
+
+
+def bad_values() -> list[tuple[str, object]]:
+    """One out-of-range (or wrong-kind) value for every setting that has a rule or a type to break."""
+    from assistant.config import RULES, Config
+
+    out = []
+    for name, rule in RULES.items():
+        if all(isinstance(r, str) for r in rule):
+            out.append((name, "bogus"))
+        else:
+            low = rule[0]
+            out.append((name, low - 1 if isinstance(low, int) else -1.0))
+    for name, value in vars(Config(home=".")).items():
+        if isinstance(value, bool):
+            out.append((name, "maybe"))
+    return out
+
+
+@pytest.mark.parametrize("name,value", bad_values())
+def test_a_bad_value_gives_one_line_and_exit_1_through_env_and_toml(home, monkeypatch, name, value):
+    from click.testing import CliRunner
+
+    from assistant.cli import cli
+
+    monkeypatch.setenv(f"ASSISTANT_{name.upper()}", str(value))
+    result = CliRunner().invoke(cli, ["status"])
+    assert result.exit_code == 1 and f"setting {name!r}" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    monkeypatch.delenv(f"ASSISTANT_{name.upper()}")
+    home.mkdir(parents=True, exist_ok=True)
+    literal = f'"{value}"' if isinstance(value, str) else repr(value)
+    (home / "config.toml").write_text(f"{name} = {literal}\n")
+    result = CliRunner().invoke(cli, ["status"])
+    assert result.exit_code == 1 and f"setting {name!r}" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["ask", "--k", "0", "q"], ["ask", "--n", "-1", "q"], ["ask", "--lam", "-1", "q"],
+                                  ["explain", "--lam", "0", "q"], ["index", "--max-file-mb", "-1", "."]])
+def test_a_bad_flag_gives_one_line_and_exit_1(home, args):
+    from click.testing import CliRunner
+
+    from assistant.cli import cli
+
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: setting") and len(result.output.strip().splitlines()) == 1
+
+
+def test_the_home_dir_comes_from_platformdirs_unless_set(monkeypatch, tmp_path):
+    import platformdirs
+
+    from assistant.config import default_home
+
+    monkeypatch.delenv("ASSISTANT_HOME", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(platformdirs, "user_data_dir", lambda *a, **k: str(tmp_path / "Library/Application Support/assistant"))
+    assert default_home() == tmp_path / "Library/Application Support/assistant"
+    legacy = tmp_path / ".local/share/assistant"
+    legacy.mkdir(parents=True)
+    assert default_home() == legacy  # a home dir from an earlier version is still found
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_home() == tmp_path / "xdg/assistant"
+    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "mine"))
+    assert default_home() == tmp_path / "mine"

@@ -1,7 +1,7 @@
 """The sample corpus and its questions file agree, read through the project's own readers."""
 
-from assistant.ingest import file_format, read_blocks
-from assistant.questions import normalise, parse_questions
+from assistant.index.ingest import file_format, read_blocks
+from assistant.eval.questions import normalise, parse_questions
 from tests.conftest import CORPUS
 
 

@@ -1,7 +1,7 @@
 import math
 
-from assistant.evalstats import mean_se, paired, pearson, split_files
-from assistant.questions import contains_answer, parse_questions
+from assistant.eval.stats import mean_se, paired, pearson, split_files
+from assistant.eval.questions import contains_answer, parse_questions
 
 
 def test_split_is_deterministic_and_disjoint():

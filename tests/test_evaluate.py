@@ -5,8 +5,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.evaluate import (LMConfig, lm_markdown, lm_plot, lm_summary, load_rows, overlap_markdown, pick_overlap, qa_markdown,
-                                qa_summary, run_lm, run_qa)
+from assistant.eval.lm import LMConfig, run_lm
+from assistant.eval.overlap import overlap_markdown, pick_overlap
+from assistant.eval.qa import qa_markdown, qa_summary, run_qa
+from assistant.eval.report import lm_markdown, lm_plot, lm_summary, load_rows
 from tests.conftest import CORPUS, drain
 
 pytestmark = pytest.mark.slow
@@ -64,7 +66,7 @@ def test_qa_protocol_tiny_slice(tmp_path, warm_assistant):
 
 def test_python_docs_installs_when_missing_and_says_so_when_it_cannot(tmp_path):
     from assistant.errors import ConfigError
-    from assistant.evaluate import python_docs
+    from assistant.eval.pydocs import python_docs
 
     folder = tmp_path / "_sources"
     with pytest.raises(ConfigError, match="could not install python3.11-doc"):

@@ -38,14 +38,14 @@ def notes(tmp_path: Path, n: int = 6) -> Path:
 def counted(make_assistant, embedder):
     def make():
         a = make_assistant()
-        a._embedder = CountingEmbedder(embedder)
+        a.models._embedder = CountingEmbedder(embedder)
         return a
 
     return make
 
 
 def consistent(a) -> bool:
-    labels = set(a.vectors.index.get_ids_list()) - a.vectors.deleted
+    labels = set(a.catalog.vectors.index.get_ids_list()) - a.catalog.vectors.deleted
     return labels == set(a.store.chunk_ids().tolist())
 
 
@@ -54,11 +54,11 @@ def test_index_then_incremental_rerun_embeds_nothing(tmp_path, counted):
     a = counted()
     report = drain(a.index([root]))
     assert (report.added, report.unchanged, report.chunks) == (6, 0, 6)
-    assert a._embedder.calls == 6 and consistent(a)
+    assert a.models._embedder.calls == 6 and consistent(a)
     b = counted()
     report = drain(b.index([root]))
     assert (report.added, report.updated, report.unchanged) == (0, 0, 6)
-    assert b._embedder is None or b._embedder.calls == 0
+    assert b.models._embedder is None or b.models._embedder.calls == 0
 
 
 def test_changed_file_replaces_its_chunks(tmp_path, counted):
@@ -71,7 +71,7 @@ def test_changed_file_replaces_its_chunks(tmp_path, counted):
     assert (report.updated, report.unchanged) == (1, 5)
     new_ids = set(a.store.chunk_ids().tolist())
     assert len(old_ids - new_ids) == 1 and len(new_ids - old_ids) == 1
-    hits, _ = a.vectors.search(a.embedder.embed(["locker code room 2 7777"])[0], 6)
+    hits, _ = a.catalog.vectors.search(a.models.embedder.embed(["locker code room 2 7777"])[0], 6)
     assert not (set(hits.tolist()) & (old_ids - new_ids)), "a deleted vector came back from search"
     assert consistent(a)
 
@@ -180,8 +180,8 @@ def test_deleted_or_corrupt_index_file_is_rebuilt_from_sqlite(tmp_path, counted,
         b = counted()
         report = drain(b.index([root]))
         assert report.repair and report.repair.rebuilt
-        assert b._embedder is None or b._embedder.calls == 0
-        assert consistent(b) and b.vectors.count == 6
+        assert b.models._embedder is None or b.models._embedder.calls == 0
+        assert consistent(b) and b.catalog.vectors.count == 6
 
 
 def test_index_behind_store_is_repaired_without_reembedding(tmp_path, counted, home):
@@ -195,7 +195,7 @@ def test_index_behind_store_is_repaired_without_reembedding(tmp_path, counted, h
     b = counted()
     report = drain(b.index([root]))
     assert report.repair and report.repair.added == 1 and not report.repair.rebuilt
-    assert b._embedder is None or b._embedder.calls == 0
+    assert b.models._embedder is None or b.models._embedder.calls == 0
     assert consistent(b)
 
 
@@ -204,7 +204,7 @@ def test_rebuild_flag(tmp_path, counted):
     drain(counted().index([root]))
     b = counted()
     drain(b.index([], rebuild=True))
-    assert b._embedder.calls == 0 and consistent(b) and b.vectors.count == 6
+    assert b.models._embedder.calls == 0 and consistent(b) and b.catalog.vectors.count == 6
 
 
 def test_kill_9_during_indexing_then_rerun(tmp_path, home):
@@ -242,7 +242,7 @@ def test_kill_9_during_indexing_then_rerun(tmp_path, home):
     assert out.returncode == 0, out.stderr
     assert f"{120 - committed} added" in out.stdout.replace("\n", " ")
     from assistant.config import load_config
-    from assistant.pipeline import Assistant
+    from assistant.core.facade import Assistant
 
     a = Assistant(load_config(home=home))
     assert a.store.counts()["documents"] == 120
@@ -261,11 +261,11 @@ def test_indexing_works_with_network_unreachable(tmp_path, home, monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from assistant.config import load_config
-    from assistant.pipeline import Assistant
+    from assistant.core.facade import Assistant
 
     a = Assistant(load_config())
     report = drain(a.index([notes(tmp_path, 2)]))
     assert report.added == 2
-    vec = a.embedder.embed(["locker code"])[0]
+    vec = a.models.embedder.embed(["locker code"])[0]
     assert np.isclose(np.linalg.norm(vec), 1.0, atol=1e-4)
     a.close()

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.ingest import (
+from assistant.index.ingest import (
     Block,
     UnreadableFile,
     chunk_blocks,

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from assistant.answer import Generator
-from assistant.lora_gguf import export_gguf, gguf_tensors
-from assistant.tune import TrainConfig, fit_lora
+from assistant.answer.generator import Generator
+from assistant.learn.lora_gguf import export_gguf, gguf_tensors
+from assistant.learn.tune import TrainConfig, fit_lora
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ def trained(training_model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scorer():
-    from assistant.models import default_gguf
+    from assistant.models.locate import default_gguf
 
     gen = Generator(default_gguf(), n_ctx=512, logits_all=True)
     yield gen

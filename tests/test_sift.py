@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from assistant import sift
-from assistant.sift import METHODS, Selection, is_repeat, reduction, select
+from assistant.selection import sift
+from assistant.selection.sift import METHODS, Selection, is_repeat, reduction, select
 
 
 def unit(rng, k, d, dtype=np.float64):
@@ -294,7 +294,7 @@ def test_adaptive_stop():
 
 
 def test_adaptive_stop_matches_the_evaluation_replay():
-    from assistant.evaluate import adaptive_curve
+    from assistant.eval.report import adaptive_curve
 
     rng = np.random.default_rng(13)
     X = unit(rng, 120, 24)
@@ -435,7 +435,7 @@ def test_bad_tensor_input_raises_value_error():
 def test_module_uses_no_assert_and_imports_no_torch():
     tree = ast.parse(inspect.getsource(sift))
     assert not [node for node in ast.walk(tree) if isinstance(node, ast.Assert)]
-    code = "import sys, assistant.sift; print('torch' in sys.modules)"
+    code = "import sys, assistant.selection.sift; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

@@ -3,9 +3,10 @@ import pytest
 from sqlite_utils import Database
 
 from assistant.errors import SessionNotFound, StoreError
-from assistant.ingest import Chunk
-from assistant.migrations import migrations
-from assistant.store import Store
+from assistant.index.ingest import Chunk
+from assistant.records import Pick, Session
+from assistant.storage.migrations import migrations
+from assistant.storage.store import Store
 
 
 def test_migrations_build_the_schema_on_a_blank_database():
@@ -16,7 +17,8 @@ def test_migrations_build_the_schema_on_a_blank_database():
     assert {"chunk_sha256", "variance_after", "loss", "document_path"} <= set(db["selections"].columns_dict)
     assert {"sha256", "bytes", "rank", "alpha", "target_modules", "steps"} <= set(db["adapters"].columns_dict)
     migrations.apply(db)  # idempotent
-    assert [m.name for m in migrations.applied(db)] == ["m001_initial"]
+    assert {"evidence_json", "claims_json"} <= set(db["sessions"].columns_dict) and "recipe" in db["adapters"].columns_dict
+    assert [m.name for m in migrations.applied(db)] == ["m001_initial", "m002_evidence_and_recipe"]
 
 
 def test_store_uses_wal_and_round_trips_vectors(tmp_path):
@@ -43,15 +45,15 @@ def test_corrupt_store_is_a_clear_error(tmp_path):
 
 def test_session_round_trip_and_delete(tmp_path):
     store = Store(tmp_path / "a.db")
-    sid = store.record_session(status="complete", question="q?", answer="a.", model="m", embedder="e", device="cpu",
-                               params={"k": 3}, timings={"total": 1.0}, prior=1.0, note=None,
-                               selections=[{"rank": 1, "chunk_id": 7, "document_path": "/p", "start_line": 1, "end_line": 2,
-                                            "heading": "", "chunk_sha256": "h", "text": "t", "similarity": 0.5,
-                                            "variance_after": 0.4, "repeat": 0, "loss": 2.0}],
-                               adapter=None)  # fmt: skip
+    pick = Pick(rank=1, chunk_id=7, path="/p", start_line=1, end_line=2, heading="", similarity=0.5, variance=0.4,
+                previous=1.0, prior=1.0, chunk_sha256="h", text="t", loss=2.0)
+    sid = store.record_session(Session(id=None, question="q?", answer="a.", status="complete", picks=[pick], prior=1.0,
+                                       timings={"total": 1.0}, device="cpu", adapter=None, note=None, params={"k": 3},
+                                       model="m", embedder="e"))  # fmt: skip
     session = store.session(sid)
-    assert session["params"] == {"k": 3} and session["selections"][0]["chunk_id"] == 7
-    assert store.sessions("q?")[0]["sources"] == 1 and store.sessions("zzz") == []
+    assert session.params == {"k": 3} and session.picks == [pick]
+    assert session.picks[0].variance_cut() == pytest.approx(0.6)
+    assert store.sessions("q?")[0].sources == 1 and store.sessions("zzz") == []
     store.delete_session(sid)
     with pytest.raises(SessionNotFound):
         store.session(sid)

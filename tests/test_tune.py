@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from assistant.errors import Cancelled
-from assistant.tune import TrainConfig, TrainingModel, bits_from_logits, bits_per_byte, fit_lora, load_peft, save_peft
+from assistant.learn.tune import TrainConfig, TrainingModel, bits_from_logits, bits_per_byte, fit_lora, load_peft, save_peft
 
 FACT = "Project Heron moved its database from Postgres 14 to SQLite on 2024-03-12, because the whole deployment runs on one laptop."
 CFG = TrainConfig(max_tokens=64)

@@ -1,7 +1,7 @@
 import threading
 import time
 
-from assistant.watch import watch_and_index
+from assistant.index.watch import watch_and_index
 from tests.conftest import drain
 
 
@@ -42,5 +42,5 @@ def test_watch_reflects_saves_adds_renames_and_deletes(tmp_path, make_assistant)
     finally:
         stop.set()
         watcher.join(timeout=10)
-    labels = set(a.vectors.index.get_ids_list()) - a.vectors.deleted
+    labels = set(a.catalog.vectors.index.get_ids_list()) - a.catalog.vectors.deleted
     assert labels == set(a.store.chunk_ids().tolist())

@@ -16,16 +16,17 @@ from textual.binding import Binding
 from textual.reactive import var
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ..config import Config
-from ..errors import AssistantError, Cancelled
-from ..events import Done
-from .commands import AssistantCommands
-from .messages import AskRequest, IndexRequest, OpenSession, PipelineEvent, SessionsChanged, StatusReady
-from .screens.ask import AskScreen
-from .screens.history import HistoryScreen
-from .screens.index import IndexScreen
-from .screens.settings import SettingsScreen
-from .widgets.sources import SourcesPanel, cite_numbers
+from assistant.config import Config
+from assistant.errors import AssistantError, Cancelled
+from assistant.events import Done
+from assistant.records import Pick
+from assistant.tui.commands import AssistantCommands
+from assistant.tui.messages import AskRequest, Facts, IndexRequest, OpenSession, PipelineEvent, SessionsChanged, StatusReady
+from assistant.tui.screens.ask import AskScreen
+from assistant.tui.screens.history import HistoryScreen
+from assistant.tui.screens.index import IndexScreen
+from assistant.tui.screens.settings import SettingsScreen
+from assistant.tui.widgets.sources import SourcesPanel, cite_numbers
 
 MAIN_SCREENS = {"ask": AskScreen, "history": HistoryScreen, "index": IndexScreen, "settings": SettingsScreen}
 
@@ -48,15 +49,15 @@ class AssistantApp(App):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    facts: var[dict | None] = var(None, always_update=True)
-    """Assistant.status() plus the detected devices; None while loading; {"error": ...} if it failed."""
+    facts: var[Facts | None] = var(None, always_update=True)
+    """Assistant.status() plus the detected devices; None while loading; ``Facts.error`` if it failed."""
     busy: var[str] = var("")
     """What the running job is doing ("answering", "indexing"), or "" when idle: one job at a time."""
 
     def __init__(self, config: Config, assistant=None) -> None:
         super().__init__()
         if assistant is None:
-            from ..pipeline import Assistant  # no model loads here: the Assistant loads them on first use
+            from assistant.core.facade import Assistant  # no model loads here: the Assistant loads them on first use
 
             assistant = Assistant(config)
         self.assistant = assistant
@@ -96,15 +97,14 @@ class AssistantApp(App):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="status")
     def load_status(self) -> None:
-        facts = self.assistant.status()
-        if "devices" not in facts:
-            try:
-                from ..models import detect_devices
+        status = self.assistant.status()
+        try:
+            from assistant.models.locate import detect_devices
 
-                facts["devices"] = detect_devices()
-            except (ImportError, OSError, RuntimeError):  # a broken torch: the device line says cpu
-                facts["devices"] = ["cpu"]
-        self.post_message(StatusReady(facts))
+            devices = tuple(detect_devices())
+        except (ImportError, OSError, RuntimeError):  # a broken torch: the device line says cpu
+            devices = ("cpu",)
+        self.post_message(StatusReady(Facts(status, devices)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ask")
     def run_ask(self, question: str, adapter: int | None, cancel: threading.Event) -> None:
@@ -149,7 +149,7 @@ class AssistantApp(App):
         message = str(error) if isinstance(error, AssistantError) else f"{type(error).__name__}: {error}"
         self.notify(message, title="Error", severity="error", timeout=8)
         if worker.group == "status":
-            self.facts = {"error": message}
+            self.facts = Facts(error=message)
         elif worker.group == "ask":
             await self.ask_screen.stopped(f"✗ {message}", "error")
         elif worker.group == "index":
@@ -190,9 +190,9 @@ class AssistantApp(App):
 
     def on_status_ready(self, message: StatusReady) -> None:
         self.facts = message.facts
-        device = str(message.facts.get("device", ""))
-        if device.startswith("unavailable"):
-            self.notify(device.removeprefix("unavailable: "), title="Error", severity="error", timeout=8)
+        problem = message.facts.problem("device")
+        if problem:
+            self.notify(problem, title="Error", severity="error", timeout=8)
 
     def on_sessions_changed(self, message: SessionsChanged) -> None:
         history = self.get_screen("history")
@@ -200,24 +200,24 @@ class AssistantApp(App):
             history.refresh_rows()
 
     def on_open_session(self, message: OpenSession) -> None:
-        from ..review import changed_sources
-        from .screens.session import SessionScreen
+        from assistant.tui.screens.session import SessionScreen
 
-        session = self.safely(self.assistant.store.session, message.session_id)
+        library = self.assistant.library
+        session = self.safely(library.session, message.session_id)
         if session is not None:
-            changed = self.safely(changed_sources, self.assistant.store, session) or {}
+            changed = self.safely(library.changed_sources, session) or {}
             self.push_screen(SessionScreen(session, changed))
 
     def on_sources_panel_opened(self, message: SourcesPanel.Opened) -> None:
-        from .screens.source import SourceScreen
+        from assistant.tui.screens.source import SourceScreen
 
-        neighbours = self.safely(self.assistant.store.neighbours, message.source["chunk_id"]) or []
+        neighbours = self.safely(self.assistant.library.neighbours, message.source.chunk_id) or []
         self.push_screen(SourceScreen(message.source, neighbours, message.cite))
 
-    def current_citations(self) -> list[tuple[int, dict]]:
+    def current_citations(self) -> list[tuple[int, Pick]]:
         """(citation number, source) for each unique source of the answer on the Ask screen."""
         sources = self.ask_screen.sources.sources if self.ask_screen.is_mounted else []
-        return [(n, s) for s, n in zip(sources, cite_numbers(sources)) if not s.get("repeat")]
+        return [(n, s) for s, n in zip(sources, cite_numbers(sources)) if not s.repeat]
 
     # ------------------------------------------------------------ actions (keys and the command palette)
 
@@ -252,9 +252,9 @@ class AssistantApp(App):
         self.ask_screen.sources.open_citation(n)
 
     def action_open_latest(self) -> None:
-        rows = self.safely(self.assistant.store.sessions, None, 1)
+        rows = self.safely(self.assistant.library.history, None, 1)
         if rows:
-            self.post_message(OpenSession(rows[0]["id"]))
+            self.post_message(OpenSession(rows[0].id))
         elif rows is not None:
             self.notify("No sessions yet: ask something first.")
 

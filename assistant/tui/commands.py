@@ -30,7 +30,7 @@ class AssistantCommands(Provider):
         commands = list(ACTIONS)
         for cite, source in self.app.current_citations():
             commands.append((f"Open source [{cite}] {source['path'].rsplit('/', 1)[-1]}:{source['start_line']}",
-                             f"open_citation({cite})", source.get("heading") or source["path"]))  # fmt: skip
+                             f"open_citation({cite})", source.heading or source.path))  # fmt: skip
         return commands
 
     async def discover(self) -> Hits:

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
+
+from assistant.records import Status
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the app knows about the core: its status and the detected devices, or why status failed."""
+
+    status: Status | None = None
+    devices: tuple[str, ...] = ()
+    error: str = ""
+
+    def problem(self, what: str) -> str | None:
+        """The message of a problem with the model, embedder or device, if any."""
+        found = self.status.problem(what) if self.status else None
+        return found.message if found else None
 
 
 class PipelineEvent(Message):
@@ -19,7 +36,7 @@ class PipelineEvent(Message):
 class StatusReady(Message):
     """``Assistant.status()`` plus the detected devices."""
 
-    def __init__(self, facts: dict) -> None:
+    def __init__(self, facts: Facts) -> None:
         super().__init__()
         self.facts = facts
 

@@ -7,12 +7,12 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Markdown
 
-from ... import events as ev
-from ..messages import AskRequest
-from ..widgets.conversation import Conversation
-from ..widgets.sources import SourcesPanel
-from ..widgets.stage_status import StageStatus
-from ..widgets.top_bar import TopBar
+from assistant import events as ev
+from assistant.tui.messages import AskRequest, Facts
+from assistant.tui.widgets.conversation import Conversation
+from assistant.tui.widgets.sources import SourcesPanel
+from assistant.tui.widgets.stage_status import StageStatus
+from assistant.tui.widgets.top_bar import TopBar
 
 
 class AskScreen(Screen):
@@ -38,25 +38,24 @@ class AskScreen(Screen):
     def conversation(self) -> Conversation:
         return self.query_one(Conversation)
 
-    def _show_facts(self, facts: dict | None) -> None:
+    def _show_facts(self, facts: Facts | None) -> None:
         conversation = self.conversation
         if facts is None:
             conversation.set_hint("Loading the index…", "muted")
-        elif facts.get("error"):
-            conversation.set_hint(f"⚠ {facts['error']}", "error")
-        elif str(facts.get("model", "")).startswith("missing"):
-            problem = str(facts["model"]).removeprefix("missing: ")
-            conversation.set_hint(f"⚠ Model problem: {problem}. Set another model in Settings (F4).", "error")
-        elif str(facts.get("device", "")).startswith("unavailable"):
-            problem = str(facts["device"]).removeprefix("unavailable: ")
-            conversation.set_hint(f"⚠ Device problem: {problem}. Pick another device in Settings (F4).", "error")
-        elif not facts.get("documents"):
+        elif facts.error or facts.status is None:
+            conversation.set_hint(f"⚠ {facts.error}", "error")
+        elif facts.problem("model"):
+            conversation.set_hint(f"⚠ Model problem: {facts.problem('model')}. Set another model in Settings (F4).", "error")
+        elif facts.problem("device"):
+            conversation.set_hint(f"⚠ Device problem: {facts.problem('device')}. Pick another device in Settings (F4).", "error")
+        elif not facts.status.documents:
             conversation.set_hint(
                 "Nothing is indexed yet. Press F3 and type a folder to index it, or run `assistant index PATH` in a shell.",
                 "warning",
             )
         else:
-            conversation.set_hint(f"{facts['documents']} documents, {facts['chunks']} chunks indexed. Type a question below.", "muted")
+            s = facts.status
+            conversation.set_hint(f"{s.documents} documents, {s.chunks} chunks indexed. Type a question below.", "muted")
 
     # ------------------------------------------------------------ input
 
@@ -91,19 +90,16 @@ class AskScreen(Screen):
     async def show(self, event) -> None:
         self.query_one(StageStatus).show(event)
         if isinstance(event, ev.Selected):
-            self.sources.add_source(
-                {"rank": event.rank, "chunk_id": event.chunk_id, "path": event.path, "start_line": event.start_line,
-                 "end_line": event.end_line, "heading": event.heading, "variance": event.variance, "repeat": event.repeat,
-                 "similarity": event.similarity}, event.prior)  # fmt: skip
+            self.sources.add_source(event.pick)
         elif isinstance(event, ev.Token):
             await self.conversation.add(event.text)
         elif isinstance(event, ev.Done):
             r = event.result
             contexts = self.sources.unique_count() if r.params.get("context", True) else 0
-            learned = f"learned {r.adapter['steps']} steps" if r.adapter else (
+            learned = f"learned {r.adapter.steps} steps" if r.adapter else (
                 f"adapter of session {r.params['adapter_from']}" if r.params.get("adapter_from") else "no learning")
             total = r.timings.get("total")
-            meta = f"session {r.session_id} · {learned} · {r.device}" + (f" · {total:.1f}s" if total else "")
+            meta = f"session {r.id} · {learned} · {r.device}" + (f" · {total:.1f}s" if total else "")
             if r.note:
                 meta += f"\n⚠ {r.note}"
             await self.conversation.finish(r.answer, contexts, meta, self.sources.sources)

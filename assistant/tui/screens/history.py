@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,8 +9,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from ..messages import OpenSession
-from ..widgets.top_bar import TopBar
+from assistant.tui.messages import OpenSession
+from assistant.tui.widgets.top_bar import TopBar
 
 STATUS_STYLE = {"complete": "green", "interrupted": "yellow"}
 
@@ -51,7 +50,7 @@ class HistoryScreen(Screen):
         if not self.is_mounted:
             return
         search = self.query_one("#history-search", Input).value.strip() or None
-        rows = self.app.safely(self.app.assistant.store.sessions, search)
+        rows = self.app.safely(self.app.assistant.library.history, search)
         if rows is None:
             return
         table = self.query_one(DataTable)
@@ -64,12 +63,11 @@ class HistoryScreen(Screen):
         table.add_column("time", key="time")
         table.add_column("status", key="status")
         for r in rows:
-            total = json.loads(r["timings_json"] or "{}").get("total")
-            question = r["question"] if len(r["question"]) <= room else r["question"][: room - 1] + "…"
+            question = r.question if len(r.question) <= room else r.question[: room - 1] + "…"
             table.add_row(
-                Text(str(r["id"]), style="dim"), when(r["created_at"]), question, str(r["sources"]),
-                f"{total:.1f}s" if total else "", Text(r["status"], style=STATUS_STYLE.get(r["status"], "")),
-                key=str(r["id"]),
+                Text(str(r.id), style="dim"), when(r.created_at), question, str(r.sources),
+                f"{r.seconds:.1f}s" if r.seconds else "", Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+                key=str(r.id),
             )  # fmt: skip
         empty = self.query_one("#history-empty", Static)
         empty.display = not rows
@@ -82,8 +80,3 @@ class HistoryScreen(Screen):
         event.stop()
         self.post_message(OpenSession(int(event.row_key.value)))
 
-    def action_open(self) -> None:
-        table = self.query_one(DataTable)
-        if table.row_count:
-            key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key
-            self.post_message(OpenSession(int(key.value)))

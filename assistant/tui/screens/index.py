@@ -10,10 +10,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, ProgressBar, Static
 
-from ... import events as ev
-from ..messages import IndexRequest
-from ..widgets.top_bar import TopBar
-from .history import when
+from assistant import events as ev
+from assistant.records import StageName
+from assistant.tui.messages import IndexRequest
+from assistant.tui.widgets.top_bar import TopBar
+from assistant.tui.screens.history import when
 
 HELP = (
     "[b]Enter[/b] on a folder re-indexes it, [b]r[/b] re-indexes them all. A re-index reads only files whose size, "
@@ -52,17 +53,17 @@ class IndexScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.load_roots()
-        if self.app.facts and not self.app.facts.get("documents"):
+        if self.app.facts and self.app.facts.status and not self.app.facts.status.documents:
             self.query_one("#add-folder", Input).focus()
 
     def load_roots(self) -> None:
-        roots = self.app.safely(self.app.assistant.store.roots)
+        roots = self.app.safely(self.app.assistant.library.roots)
         if roots is None or not self.is_mounted:
             return
         table = self.query_one("#roots-table", DataTable)
         table.clear()
         for r in roots:
-            table.add_row(r["path"], str(r["documents"]), str(r["chunks"]), when(r["last_indexed_at"]), key=r["path"])
+            table.add_row(r.path, str(r.documents), str(r.chunks), when(r.last_indexed_at), key=r.path)
         self.query_one("#index-empty", Static).update(
             "" if roots else "Nothing indexed yet. Type a folder below and press Enter: Markdown, text, reST, Org, HTML "
             "and PDF files are read, and re-indexing later only reads what changed."
@@ -74,12 +75,12 @@ class IndexScreen(Screen):
         self.query_one("#add-folder", Input).focus()
 
     def action_reindex(self) -> None:
-        roots = self.app.safely(self.app.assistant.store.roots)
+        roots = self.app.safely(self.app.assistant.library.roots)
         if not roots:
             self.notify("No folders yet: type one in the box below.", severity="warning")
             self.action_add()
             return
-        self.post_message(IndexRequest([r["path"] for r in roots]))
+        self.post_message(IndexRequest([r.path for r in roots]))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -106,7 +107,7 @@ class IndexScreen(Screen):
 
     def show(self, event) -> None:
         if isinstance(event, ev.Stage) and not event.done:
-            if event.name == "indexing":
+            if event.name == StageName.INDEXING:
                 self._started = time.monotonic()
             self.query_one("#index-summary", Label).update(f"{event.name}…")
         elif isinstance(event, ev.Stage) and event.detail:
@@ -114,7 +115,7 @@ class IndexScreen(Screen):
         elif isinstance(event, ev.Progress):
             self.query_one("#index-bar", ProgressBar).update(total=max(event.total, 1), progress=event.done)
             elapsed = max(time.monotonic() - self._started, 1e-6)
-            chunks = int(event.detail.split()[0]) if event.detail else 0
+            chunks = event.chunks
             rate = event.done / elapsed
             eta = f" · {(event.total - event.done) / rate:.0f}s left" if event.done < event.total and rate else ""
             self.query_one("#index-rate", Label).update(

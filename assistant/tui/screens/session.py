@@ -10,21 +10,21 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Markdown, Sparkline, Static
 
-from ..messages import AskRequest, SessionsChanged
-from ..widgets.conversation import link_citations
-from ..widgets.sources import SourcesPanel, from_selection
-from .confirm import ConfirmScreen
-from .history import when
+from assistant.tui.messages import AskRequest, SessionsChanged
+from assistant.tui.widgets.conversation import link_citations
+from assistant.records import Session
+from assistant.tui.widgets.sources import SourcesPanel
+from assistant.tui.screens.confirm import ConfirmScreen
+from assistant.tui.screens.history import when
 
 
-def adapter_text(session: dict) -> tuple[str, str]:
-    a = session.get("adapter")
+def adapter_text(session: Session) -> tuple[str, str]:
+    a = session.adapter
     if not a:
         return "No adapter: learning was off, failed or interrupted.", "muted"
-    if a.get("forgotten_at"):
-        return f"Adapter forgotten {when(a['forgotten_at'])}: {a.get('forgotten_reason') or ''}", "warning"
-    size = f"{a['bytes'] / 1e6:.1f} MB"
-    return f"Adapter  LoRA r={a['rank']} α={a['alpha']:g} · {a['steps']} steps · {size} · sha256 {a['sha256'][:12]}", ""
+    if not a.usable:
+        return f"Adapter forgotten {when(a.forgotten_at)}: {a.forgotten_reason or ''}", "warning"
+    return f"Adapter  LoRA r={a.rank} α={a.alpha:g} · {a.steps} steps · {a.bytes / 1e6:.1f} MB · sha256 {a.sha256[:12]}", ""
 
 
 class SessionScreen(ModalScreen):
@@ -35,27 +35,26 @@ class SessionScreen(ModalScreen):
         Binding("f", "forget", "Forget"),
     ]
 
-    def __init__(self, session: dict, changed: dict[int, str] | None = None) -> None:
+    def __init__(self, session: Session, changed: dict[int, str] | None = None) -> None:
         super().__init__()
         self.session = session
         self.changed = changed or {}
 
     def compose(self) -> ComposeResult:
         s = self.session
-        total = (s.get("timings") or {}).get("total")
+        total = s.timings.get("total")
         with Vertical(id="session-box", classes="modal-box"):
             yield Static(
-                f"Session {s['id']} · {when(s['created_at'])} · {s['status']} · {s['device']}" + (f" · {total:.1f}s" if total else ""),
+                f"Session {s.id} · {when(s.created_at)} · {s.status} · {s.device}" + (f" · {total:.1f}s" if total else ""),
                 classes="modal-title", markup=False,
             )  # fmt: skip
             with VerticalScroll(id="session-body"):
-                yield Static(f"› {s['question']}", classes="question", markup=False)
-                n_contexts = sum(1 for x in s["selections"] if not x["repeat"])
-                answer = link_citations((s["answer"] or "").strip(), n_contexts) or "*(no answer)*"
+                yield Static(f"› {s.question}", classes="question", markup=False)
+                answer = link_citations((s.answer or "").strip(), len(s.sources())) or "*(no answer)*"
                 yield Markdown(answer, classes="answer", open_links=False)
-                if s.get("note"):
-                    yield Static(f"⚠ {s['note']}", classes="meta warning", markup=False)
-                curve = [s["prior"] or 0.0] + [x["variance_after"] for x in s["selections"]]
+                if s.note:
+                    yield Static(f"⚠ {s.note}", classes="meta warning", markup=False)
+                curve = [s.prior or 0.0] + [p.variance for p in s.picks]
                 with Horizontal(id="session-curve-line"):
                     cut = 100 * (1 - curve[-1] / curve[0]) if curve[0] else 0.0
                     yield Label(f"Uncertainty σ² {curve[0]:.2f} → {curve[-1]:.2f} (−{cut:.0f}%)", id="session-curve-label")
@@ -69,8 +68,7 @@ class SessionScreen(ModalScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        sources = [from_selection(x) for x in self.session["selections"]]
-        self.query_one(SourcesPanel).set_sources(sources, self.session["prior"] or 0.0, self.changed)
+        self.query_one(SourcesPanel).set_sources(self.session.picks, self.changed)
 
     def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
         event.stop()
@@ -78,15 +76,15 @@ class SessionScreen(ModalScreen):
             self.query_one(SourcesPanel).open_citation(int(event.href.removeprefix("cite:")))
 
     def action_reask(self) -> None:
-        a = self.session.get("adapter")
-        if not a or a.get("forgotten_at"):
+        a = self.session.adapter
+        if not a or not a.usable:
             self.notify("This session has no adapter to re-use.", severity="warning")
             return
         if self.app.busy:
             self.notify(f"Still {self.app.busy}: wait, or press Esc to cancel.", severity="warning")
             return
         self.dismiss()
-        self.app.post_message(AskRequest(self.session["question"], adapter=self.session["id"]))
+        self.app.post_message(AskRequest(self.session.question, adapter=self.session.id))
 
     def action_export(self) -> None:
         box = self.query_one("#export-dir", Input)
@@ -95,14 +93,12 @@ class SessionScreen(ModalScreen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        from ...review import export_session
-
         target = event.value.strip()
         if not target:
             return
-        written = self.app.safely(export_session, self.app.assistant.store, self.session["id"], Path(target).expanduser())
+        written = self.app.safely(self.app.assistant.library.export, self.session.id, Path(target).expanduser())
         if written is not None:
-            self.notify(f"Exported session {self.session['id']}: {len(written)} files in {target}")
+            self.notify(f"Exported session {self.session.id}: {len(written)} files in {target}")
             event.input.add_class("hidden")
             self.query_one(SourcesPanel).table.focus()
 
@@ -110,11 +106,9 @@ class SessionScreen(ModalScreen):
         def decided(yes: bool | None) -> None:
             if not yes:
                 return
-            from ...review import forget_session
-
-            if self.app.safely(forget_session, self.app.assistant.store, self.session["id"]) is not None:
-                self.notify(f"Forgot session {self.session['id']} and deleted its adapter.")
+            if self.app.safely(self.app.assistant.library.forget, self.session.id) is not None:
+                self.notify(f"Forgot session {self.session.id} and deleted its adapter.")
                 self.app.post_message(SessionsChanged())
                 self.dismiss()
 
-        self.app.push_screen(ConfirmScreen(f"Forget session {self.session['id']} and delete its adapter?\nThis cannot be undone."), decided)
+        self.app.push_screen(ConfirmScreen(f"Forget session {self.session.id} and delete its adapter?\nThis cannot be undone."), decided)

@@ -10,9 +10,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
-from ..widgets.top_bar import TopBar
+from assistant.config import DEVICES
+from assistant.tui.messages import Facts
+from assistant.tui.widgets.top_bar import TopBar
 
-DEVICES = ("auto", "cuda", "mps", "cpu")
 
 
 def short(path: str) -> str:
@@ -56,18 +57,18 @@ class SettingsScreen(Screen):
     def on_mount(self) -> None:
         self.watch(self.app, "facts", self.show_facts)
 
-    def show_facts(self, facts: dict | None) -> None:
-        if not facts or facts.get("error"):
+    def show_facts(self, facts: Facts | None) -> None:
+        if not facts or facts.status is None:
             return
-        devices = facts.get("devices") or [facts.get("device", "?")]
-        self.query_one("#detected", Label).update(f"found {', '.join(devices)}; using {facts.get('device', '?')}")
-        model = str(facts.get("model", ""))
+        using = facts.status.device or "?"
+        devices = facts.devices or (using,)
+        self.query_one("#detected", Label).update(f"found {', '.join(devices)}; using {using}")
         status = self.query_one("#model-status", Static)
-        if model.startswith("missing"):
-            status.update(f"⚠ {model.removeprefix('missing: ')}")
+        if facts.problem("model"):
+            status.update(f"⚠ {facts.problem('model')}")
             status.set_classes("error")
         else:
-            status.update(f"model: {short(model)} · embedder: {short(str(facts.get('embedder', '')))}")
+            status.update(f"model: {short(facts.status.model or '')} · embedder: {short(facts.status.embedder or '')}")
             status.set_classes("muted")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -79,26 +80,19 @@ class SettingsScreen(Screen):
         self.action_save()
 
     def action_save(self) -> None:
-        from ...config import save_config
+        from assistant.config import save_config
 
         c = self.app.assistant.config
-        try:
-            changes = {
-                "model": self.query_one("#set-model", Input).value.strip(),
-                "embedder": self.query_one("#set-embedder", Input).value.strip(),
-                "device": self.query_one("#set-device", Select).value,
-                "k": int(self.query_one("#set-k", Input).value or c.k),
-                "n": int(self.query_one("#set-n", Input).value or 0),
-                "stop": (c.stop or 0.01) if self.query_one("#set-stop", Switch).value else 0.0,
-                "learn": self.query_one("#set-learn", Switch).value,
-                "context": self.query_one("#set-context", Switch).value,
-            }
-        except ValueError as exc:
-            self.notify(f"Not saved: {exc}", severity="error")
-            return
-        if changes["k"] < 1 or changes["n"] < 0:
-            self.notify("Not saved: K must be at least 1 and n at least 0.", severity="error")
-            return
+        changes = {
+            "model": self.query_one("#set-model", Input).value.strip(),
+            "embedder": self.query_one("#set-embedder", Input).value.strip(),
+            "device": self.query_one("#set-device", Select).value,
+            "k": self.query_one("#set-k", Input).value or c.k,
+            "n": self.query_one("#set-n", Input).value or 0,
+            "stop": (c.stop or 0.01) if self.query_one("#set-stop", Switch).value else 0.0,
+            "learn": self.query_one("#set-learn", Switch).value,
+            "context": self.query_one("#set-context", Switch).value,
+        }
         restart = {k for k in ("model", "embedder", "device") if changes[k] != getattr(c, k)}
         new = self.app.safely(save_config, c, **changes)
         if new is None:

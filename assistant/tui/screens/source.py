@@ -13,16 +13,17 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from assistant.records import Pick
 
-def lines(chunk: dict) -> str:
-    start, end = chunk.get("start_line"), chunk.get("end_line")
+
+def lines(start: int | None, end: int | None) -> str:
     return "" if start is None else f"lines {start}-{end}"
 
 
 class SourceScreen(ModalScreen):
     BINDINGS = [Binding("escape,q", "dismiss", "Close"), Binding("e", "edit", "Open in $EDITOR")]
 
-    def __init__(self, source: dict, neighbours: list[dict], cite: int | None = None) -> None:
+    def __init__(self, source: Pick, neighbours: list[dict], cite: int | None = None) -> None:
         super().__init__()
         self.source = source
         self.neighbours = neighbours
@@ -32,15 +33,15 @@ class SourceScreen(ModalScreen):
         s = self.source
         ref = f"[{self.cite}] " if self.cite else ""
         with Vertical(id="source-box", classes="modal-box"):
-            yield Static(f"{ref}{Path(s['path']).name} · {lines(s)} · {s.get('heading') or ''}".rstrip(" ·"),
+            yield Static(f"{ref}{Path(s.path).name} · {lines(s.start_line, s.end_line)} · {s.heading}".rstrip(" ·"),
                          classes="modal-title", markup=False)  # fmt: skip
-            yield Static(s["path"], id="source-path", markup=False)
+            yield Static(s.path, id="source-path", markup=False)
             with VerticalScroll(id="source-body"):
-                chunks = self.neighbours or [{"id": s.get("chunk_id"), "text": s.get("text") or "(the chunk is no longer indexed)",
-                                              "start_line": s.get("start_line"), "end_line": s.get("end_line")}]  # fmt: skip
+                chunks = self.neighbours or [{"id": s.chunk_id, "text": s.text or "(the chunk is no longer indexed)",
+                                              "start_line": s.start_line, "end_line": s.end_line}]  # fmt: skip
                 for chunk in chunks:
-                    picked = chunk.get("id") == s.get("chunk_id")
-                    yield Static(lines(chunk), classes="chunk-lines picked" if picked else "chunk-lines", markup=False)
+                    picked = chunk.get("id") == s.chunk_id
+                    yield Static(lines(chunk["start_line"], chunk["end_line"]), classes="chunk-lines picked" if picked else "chunk-lines", markup=False)
                     yield Static(chunk["text"].strip(), classes="chunk picked" if picked else "chunk context", markup=False)
         yield Footer()
 
@@ -53,7 +54,7 @@ class SourceScreen(ModalScreen):
         from textual.app import SuspendNotSupported
 
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
-        path = Path(self.source["path"])
+        path = Path(self.source.path)
         if not editor:
             self.notify("Set $EDITOR (or $VISUAL) to open files from here.", severity="warning")
             return
@@ -62,7 +63,7 @@ class SourceScreen(ModalScreen):
             return
         try:
             with self.app.suspend():
-                code = subprocess.call([*shlex.split(editor), f"+{self.source['start_line']}", str(path)])
+                code = subprocess.call([*shlex.split(editor), f"+{self.source.start_line}", str(path)])
         except SuspendNotSupported:
             self.notify("This terminal cannot hand the screen to an editor.", severity="error")
             return

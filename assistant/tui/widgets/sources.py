@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from ...render import reduction_pct
+from assistant.records import Pick
 
 EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -33,30 +33,23 @@ def location(path: str, start: int, end: int, width: int = 24) -> str:
     return f"{name}:{lines}"
 
 
-def cite_numbers(sources: list[dict]) -> list[int | None]:
+def cite_numbers(sources: list[Pick]) -> list[int | None]:
     """The citation number of each pick: contexts are numbered over the unique picks, repeats share theirs."""
     first: dict[int, int] = {}
     numbers = []
     for s in sources:
-        if s["chunk_id"] not in first and not s.get("repeat"):
-            first[s["chunk_id"]] = len(first) + 1
-        numbers.append(first.get(s["chunk_id"]))
+        if s.chunk_id not in first and not s.repeat:
+            first[s.chunk_id] = len(first) + 1
+        numbers.append(first.get(s.chunk_id))
     return numbers
 
 
-def find_citation(sources: list[dict], n: int) -> dict | None:
+def find_citation(sources: list[Pick], n: int) -> Pick | None:
     """The source that ``[n]`` in an answer names, if any."""
     for source, cite in zip(sources, cite_numbers(sources)):
-        if cite == n and not source.get("repeat"):
+        if cite == n and not source.repeat:
             return source
     return None
-
-
-def from_selection(s: dict) -> dict:
-    """A stored selection row (store.session) in the panel's shape."""
-    return {"rank": s["rank"], "chunk_id": s["chunk_id"], "path": s["document_path"], "start_line": s["start_line"],
-            "end_line": s["end_line"], "heading": s["heading"], "variance": s["variance_after"],
-            "repeat": bool(s["repeat"]), "similarity": s.get("similarity"), "text": s.get("text"), "loss": s.get("loss")}  # fmt: skip
 
 
 class SourcesPanel(Vertical):
@@ -71,16 +64,15 @@ class SourcesPanel(Vertical):
     class Opened(Message):
         """The user picked a source to read."""
 
-        def __init__(self, source: dict, cite: int | None) -> None:
+        def __init__(self, source: Pick, cite: int | None) -> None:
             super().__init__()
             self.source = source
             self.cite = cite
 
     def __init__(self, *, id: str | None = None, classes: str = "") -> None:
         super().__init__(id=id, classes=f"sources-panel {classes}".strip())
-        self.sources: list[dict] = []
-        self.nn: list[dict] | None = None
-        self.prior = 0.0
+        self.sources: list[Pick] = []
+        self.nn: list[Pick] | None = None
         self.showing_nn = False
         self.marks: dict[int, str] = {}
 
@@ -102,20 +94,19 @@ class SourcesPanel(Vertical):
     # ------------------------------------------------------------ data in
 
     def clear_sources(self) -> None:
-        self.sources, self.nn, self.prior, self.showing_nn, self.marks = [], None, 0.0, False, {}
+        self.sources, self.nn, self.showing_nn, self.marks = [], None, False, {}
         self._render_rows()
 
-    def add_source(self, source: dict, prior: float) -> None:
-        self.prior = prior
+    def add_source(self, source: Pick) -> None:
         self.sources.append(source)
         if not self.showing_nn:
             self._render_rows()
 
-    def set_sources(self, sources: list[dict], prior: float, marks: dict[int, str] | None = None) -> None:
-        self.sources, self.prior, self.marks = list(sources), prior or 0.0, marks or {}
+    def set_sources(self, sources: list[Pick], marks: dict[int, str] | None = None) -> None:
+        self.sources, self.marks = list(sources), marks or {}
         self._render_rows()
 
-    def set_nn(self, picks: list[dict] | None) -> None:
+    def set_nn(self, picks: list[Pick] | None) -> None:
         self.nn = picks
         self._render_rows()
 
@@ -146,27 +137,24 @@ class SourcesPanel(Vertical):
         table.add_column("σ² ↓", key="cut")
         table.add_column("source", key="source")
         table.add_column("ref", key="ref")
-        cuts, prev = [], self.prior
-        for s in self.sources:
-            cuts.append(reduction_pct(prev, s["variance"], self.prior))
-            prev = s["variance"]
+        cuts = [100 * s.variance_cut() for s in self.sources]
         top = max(cuts, default=0.0) or 1.0
         accent, warn = self._colour("accent"), self._colour("warning")
         for i, (s, cut, cite) in enumerate(zip(self.sources, cuts, cite_numbers(self.sources))):
-            ref = Text(f"↻[{cite}]", style="dim") if s.get("repeat") else Text(f"[{cite}]", style="bold")
-            if s["rank"] in self.marks:
+            ref = Text(f"↻[{cite}]", style="dim") if s.repeat else Text(f"[{cite}]", style="bold")
+            if s.rank in self.marks:
                 ref.append(" ⚠", style=warn)
             cells = (
-                Text(str(s["rank"]), style="dim"),
+                Text(str(s.rank), style="dim"),
                 Text.assemble((bar(cut / top, 5), accent), f"{cut:3.0f}%"),
-                location(s["path"], s["start_line"], s["end_line"], width - 23),
+                location(s.path, s.start_line, s.end_line, width - 23),
                 ref,
             )
             table.add_row(*cells, key=str(i))
 
     def _render_nn(self, table: DataTable, width: int) -> None:
-        chosen = {s["chunk_id"] for s in self.sources}
-        skipped = sum(1 for p in self.nn if p["chunk_id"] not in chosen)
+        chosen = {s.chunk_id for s in self.sources}
+        skipped = sum(1 for p in self.nn if p.chunk_id not in chosen)
         self.border_title = "Plain NN would pick"
         self.border_subtitle = f"{skipped} of {len(self.nn)} redundant · n: back"
         table.add_column("#", key="rank")
@@ -174,12 +162,12 @@ class SourcesPanel(Vertical):
         table.add_column("source", key="source")
         table.add_column("", key="mark")
         for i, p in enumerate(self.nn):
-            kept = p["chunk_id"] in chosen
+            kept = p.chunk_id in chosen
             style = "" if kept else "dim"
             table.add_row(
-                Text(str(p["rank"]), style="dim"),
-                Text(f"{p['similarity']:.2f}", style=style),
-                Text(location(p["path"], p["start_line"], p["end_line"], width - 19), style=style),
+                Text(str(p.rank), style="dim"),
+                Text(f"{p.similarity:.2f}", style=style),
+                Text(location(p.path, p.start_line, p.end_line, width - 19), style=style),
                 Text("✓" if kept else "✗ skip", style=self._colour("success") if kept else "dim"),
                 key=f"nn{i}",
             )
@@ -194,18 +182,18 @@ class SourcesPanel(Vertical):
         if self.showing_nn:
             mark = f"✓ SIFT's [{cite}] · " if cite else "✗ skipped by SIFT, redundant · "
         else:
-            mark = f"⚠ {self.marks[source['rank']]} · " if source["rank"] in self.marks else ""
-        detail.update(f"{mark}{source.get('heading') or Path(source['path']).name}\n{source['path']}")
+            mark = f"⚠ {self.marks[source.rank]} · " if source.rank in self.marks else ""
+        detail.update(f"{mark}{source.heading or Path(source.path).name}\n{source.path}")
 
-    def _current(self) -> tuple[dict, int | None] | None:
+    def _current(self) -> tuple[Pick, int | None] | None:
         table = self.table
         if not table.row_count:
             return None
         index = table.cursor_row
         if self.showing_nn and self.nn is not None:
             pick = self.nn[index]
-            numbers = dict(zip((s["chunk_id"] for s in self.sources), cite_numbers(self.sources)))
-            return pick, numbers.get(pick["chunk_id"])
+            numbers = dict(zip((s.chunk_id for s in self.sources), cite_numbers(self.sources)))
+            return pick, numbers.get(pick.chunk_id)
         return self.sources[index], cite_numbers(self.sources)[index]
 
     # ------------------------------------------------------------ actions
@@ -230,7 +218,7 @@ class SourcesPanel(Vertical):
     def action_cite(self, n: int) -> None:
         self.open_citation(n)
 
-    def open_citation(self, n: int, sources: list[dict] | None = None) -> bool:
+    def open_citation(self, n: int, sources: list[Pick] | None = None) -> bool:
         """Open source [n] of this panel's answer (or of ``sources``, an earlier answer's).
 
         Screens call this from their own handlers, where a message bubbling up from here would stop at
@@ -243,4 +231,4 @@ class SourcesPanel(Vertical):
         return True
 
     def unique_count(self) -> int:
-        return sum(1 for s in self.sources if not s.get("repeat"))
+        return sum(1 for s in self.sources if not s.repeat)

@@ -8,7 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Sparkline
 
-from ... import events as ev
+from assistant import events as ev
+from assistant.records import StageName
 
 STAGES = ("retrieving", "selecting", "learning", "answering")
 
@@ -79,20 +80,21 @@ class StageStatus(Vertical):
                 if event.detail:
                     self._detail(f"{event.name}: {event.detail}")
             else:
-                if event.name == "answering" and "done" not in self.query_one("#stage-learning", Label).classes:
+                if event.name == StageName.ANSWERING and "done" not in self.query_one("#stage-learning", Label).classes:
                     skipped = self.query_one("#stage-learning", Label)
                     skipped.update("– learning skipped")
                     skipped.set_classes("stage skipped")
-                if event.name == "learning":
+                if event.name == StageName.LEARNING:
                     self.query_one("#learn-bar", ProgressBar).update(total=None)  # pulses until the first step
                 self._running, self._started = event.name, time.monotonic()
                 label.update(f"● {event.name}")
                 label.set_classes("stage running")
         elif isinstance(event, ev.Selected):
+            pick = event.pick
             if not self._variances:
-                self._variances.append(event.prior)
-            self._variances.append(event.variance)
-            self.query_one("#variance-label", Label).update(f"σ² {self._variances[0]:.2f}→{event.variance:.2f}")
+                self._variances.append(pick.prior)
+            self._variances.append(pick.variance)
+            self.query_one("#variance-label", Label).update(f"σ² {self._variances[0]:.2f}→{pick.variance:.2f}")
             self.query_one("#variance-spark", Sparkline).data = list(self._variances)
         elif isinstance(event, ev.Step):
             self._losses.append(event.loss)

@@ -6,22 +6,24 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from assistant.tui.messages import Facts
+
 SCREENS = (("f1", "ask", "Ask"), ("f2", "history", "History"), ("f3", "index", "Index"), ("f4", "settings", "Settings"))
 
 
-def summary(facts: dict | None) -> tuple[str, str]:
+def summary(facts: Facts | None) -> tuple[str, str]:
     """(text, css class) for the status corner: counts and device, or what is wrong."""
     if facts is None:
         return "loading…", "muted"
-    if facts.get("error"):
-        return "⚠ " + facts["error"], "error"
-    if str(facts.get("model", "")).startswith("missing"):
+    if facts.error or facts.status is None:
+        return "⚠ " + facts.error, "error"
+    if facts.problem("model"):
         return "⚠ model missing · F4", "error"
-    if str(facts.get("device", "")).startswith("unavailable"):
+    if facts.problem("device"):
         return "⚠ device unavailable · F4", "error"
-    if not facts.get("documents"):
+    if not facts.status.documents:
         return "no index yet · F3", "warning"
-    return f"{facts['documents']} docs · {facts['device']}", "muted"
+    return f"{facts.status.documents} docs · {facts.status.device}", "muted"
 
 
 class NavTab(Static):
@@ -49,7 +51,7 @@ class TopBar(Horizontal):
     def on_mount(self) -> None:
         self.watch(self.app, "facts", self.show_facts)
 
-    def show_facts(self, facts: dict | None) -> None:
+    def show_facts(self, facts: Facts | None) -> None:
         text, kind = summary(facts)
         corner = self.query_one("#facts", Static)
         corner.update(text)

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import Store
+from assistant.records import Record, serialisable
+from assistant.storage.store import Store
 
 
+@serialisable
 @dataclass
-class Repair:
+class Repair(Record):
     added: int = 0
     deleted: int = 0
     rebuilt: bool = False

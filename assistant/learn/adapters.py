@@ -14,7 +14,8 @@ import time
 import uuid
 from pathlib import Path
 
-from .errors import AdapterError
+from assistant.errors import AdapterError
+from assistant.records import AdapterInfo
 
 GGUF_NAME = "adapter.gguf"
 ORPHAN_GRACE_S = 120  # a folder this new may belong to an ask that is about to commit
@@ -44,21 +45,21 @@ def publish(staged: Path) -> Path:
     return final
 
 
-def verify(row: dict) -> Path:
-    """The GGUF adapter of a session row, after checking it still exists and matches its sha256."""
-    if row.get("forgotten_at"):
-        raise AdapterError(f"the adapter of session {row['session_id']} was forgotten: {row.get('forgotten_reason')}")
-    path = Path(row["gguf_path"])
+def verify(adapter: AdapterInfo, session_id: int) -> Path:
+    """The GGUF adapter of a session, after checking it still exists and matches its sha256."""
+    if adapter.forgotten_at:
+        raise AdapterError(f"the adapter of session {session_id} was forgotten: {adapter.forgotten_reason}")
+    path = Path(adapter.gguf_path)
     if not path.is_file():
-        raise AdapterError(f"adapter file missing: {path} (session {row['session_id']}); it will not be loaded")
-    if sha256_file(path) != row["sha256"]:
-        raise AdapterError(f"adapter file {path} fails its sha256 check (session {row['session_id']}); it will not be loaded")
+        raise AdapterError(f"adapter file missing: {path} (session {session_id}); it will not be loaded")
+    if sha256_file(path) != adapter.sha256:
+        raise AdapterError(f"adapter file {path} fails its sha256 check (session {session_id}); it will not be loaded")
     return path
 
 
-def delete(row: dict | None) -> None:
-    if row:
-        shutil.rmtree(row["path"], ignore_errors=True)
+def delete(adapter: AdapterInfo | None) -> None:
+    if adapter:
+        shutil.rmtree(adapter.path, ignore_errors=True)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .adapters import sha256_file
-from .errors import Cancelled, ModelNotFound
-from .events import Step
+from assistant.learn.adapters import sha256_file
+from assistant.errors import Cancelled, ModelNotFound
+from assistant.events import Step
 
 # Noise from peft/transformers that says nothing to a user: the base comes from a GGUF, not a hub folder.
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")

@@ -1,36 +1,37 @@
-"""``Assistant``: owns the loaded models and runs the index and ask flows as streams of events."""
+"""``Indexer``: bring the store and the vector index up to date with folders of documents."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Config
-from .errors import AssistantError, ConfigError, IndexBusy, IndexEmpty
-from .events import Done, Event, Progress, Stage
-from .ingest import Chunk, UnreadableFile, chunk_blocks, discover, file_format, read_blocks
-from .store import Store
-from .vectors import Repair, VectorIndex
-from .asking import AskMixin, AskResult  # noqa: F401  (AskResult is part of the public API)
+from assistant.config import Config
+from assistant.core.models import Models
+from assistant.errors import AssistantError, IndexBusy
+from assistant.events import Done, Event, Progress, Stage
+from assistant.index.ingest import Chunk, UnreadableFile, chunk_blocks, discover, file_format, read_blocks
+from assistant.records import Record, StageName, serialisable
+from assistant.storage.catalog import Catalog
+from assistant.storage.vectors import Repair, VectorIndex  # noqa: F401
 
 EMBED_BATCH_CHUNKS = 128  # chunks gathered across files before one embedding call (less padding)
 SAVE_EVERY_S = 15.0  # an interrupted run then re-adds at most this much work to the index
 
 
+@serialisable
 @dataclass
-class IndexReport:
+class IndexReport(Record):
     added: int = 0
     updated: int = 0
     removed: int = 0
     unchanged: int = 0
     chunks: int = 0
-    skipped: Counter = field(default_factory=Counter)
-    warnings: list[tuple[str, str]] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=Counter)
+    warnings: list[list[str]] = field(default_factory=list)
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "embed": 0.0, "store": 0.0})
     repair: Repair | None = None
@@ -58,82 +59,17 @@ def embed_text(chunk_text: str, heading: str) -> str:
     return f"{heading}\n{chunk_text}" if heading else chunk_text
 
 
-class Assistant(AskMixin):
-    """The headless core. Models load lazily on first use and stay warm."""
+class Indexer:
+    """Walks, reads, chunks and embeds; one transaction per file, so an interrupted run loses at most the file in hand."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, models: Models, catalog: Catalog):
         self.config = config
-        self._store: Store | None = None
-        self._embedder = None
-        self._vectors: VectorIndex | None = None
-        self._tokens = None
-        self.last_repair: Repair | None = None
-
-    # ------------------------------------------------------------ lazy parts
+        self.models = models
+        self.catalog = catalog
 
     @property
-    def store(self) -> Store:
-        if self._store is None:
-            self._store = Store(self.config.db_path)
-        return self._store
-
-    @property
-    def device(self) -> str:
-        from .models import pick_device
-
-        return pick_device(self.config.device)
-
-    @property
-    def embedder(self):
-        if self._embedder is None:
-            from .embed import load_embedder
-            from .models import resolve_embedder
-
-            self._embedder = load_embedder(resolve_embedder(self.config.embedder), self.device, self.config.embed_batch)
-        return self._embedder
-
-    @property
-    def gguf_path(self) -> Path:
-        from .models import resolve_gguf
-
-        return resolve_gguf(self.config.model)
-
-    @property
-    def tokens(self):
-        if self._tokens is None:
-            from .tokens import load_token_counter
-
-            self._tokens = load_token_counter(self.gguf_path, self.config.cache_dir)
-        return self._tokens
-
-    def _index_dim(self) -> int:
-        # The store remembers the dim, so an unchanged re-index never loads the embedder.
-        stored = self.store.get_meta("dim")
-        return int(stored) if stored else self.embedder.dim
-
-    @property
-    def vectors(self) -> VectorIndex:
-        if self._vectors is None:
-            self._vectors, self.last_repair = VectorIndex.open(self.config.index_path, self._index_dim(), self.store)
-        return self._vectors
-
-    def _check_embedder(self) -> None:
-        built_with = self.store.get_meta("embedder")
-        if built_with and built_with != self.embedder.name:
-            raise ConfigError(
-                f"this index was built with the embedder {built_with!r}, but the config names "
-                f"{self.embedder.name!r}: use another ASSISTANT_HOME or switch the embedder back"
-            )
-        if not built_with:
-            self.store.set_meta("embedder", self.embedder.name)
-            self.store.set_meta("dim", str(self.embedder.dim))
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-
-    # ------------------------------------------------------------ index
+    def store(self):
+        return self.catalog.store
 
     def index(self, paths: list[Path], *, prune: bool = True, rebuild: bool = False) -> Iterator[Event]:
         """Bring the store and the vector index up to date with ``paths``."""
@@ -157,20 +93,19 @@ class Assistant(AskMixin):
         start = time.perf_counter()
         report = IndexReport()
         if rebuild:
-            yield Stage("rebuilding")
-            self._check_embedder()
-            self._vectors = VectorIndex(self.config.index_path, self._index_dim())
-            n = self._vectors.rebuild(self.store)
-            yield Stage("rebuilding", done=True, seconds=time.perf_counter() - start, detail=f"{n} vectors from SQLite")
-        yield Stage("discovering")
+            yield Stage(StageName.REBUILDING)
+            self.catalog.check_embedder()
+            n = self.catalog.rebuild_vectors()
+            yield Stage(StageName.REBUILDING, done=True, seconds=time.perf_counter() - start, detail=f"{n} vectors from SQLite")
+        yield Stage(StageName.DISCOVERING)
         found = discover(paths, max_bytes=int(self.config.max_file_mb * 1024 * 1024), include_code=self.config.include_code)
         report.skipped.update(found.skipped)
-        yield Stage("discovering", done=True, seconds=time.perf_counter() - start, detail=f"{len(found.files)} files")
+        yield Stage(StageName.DISCOVERING, done=True, seconds=time.perf_counter() - start, detail=f"{len(found.files)} files")
 
-        vectors = self.vectors if found.files or prune else None
-        report.repair = self.last_repair
+        vectors = self.catalog.vectors if found.files or prune else None
+        report.repair = self.catalog.last_repair
         roots = {p: p for p in paths if p.is_dir()}
-        yield Stage("indexing")
+        yield Stage(StageName.INDEXING)
         pending: list[_Pending] = []
         last_save = time.perf_counter()
         total = len(found.files)
@@ -184,7 +119,7 @@ class Assistant(AskMixin):
                 if time.perf_counter() - last_save > SAVE_EVERY_S:
                     vectors.save()
                     last_save = time.perf_counter()
-            yield Progress(done, total, "files", detail=f"{report.chunks} chunks")
+            yield Progress(done, total, "files", chunks=report.chunks)
 
         seen = {str(p) for p in found.files}
         if prune:
@@ -200,7 +135,7 @@ class Assistant(AskMixin):
             vectors.save()
             report.timings["store"] += time.perf_counter() - t
         report.seconds = time.perf_counter() - start
-        yield Stage("indexing", done=True, seconds=report.seconds)
+        yield Stage(StageName.INDEXING, done=True, seconds=report.seconds)
         yield Done(report)
 
     def _prepare(self, path: Path, root: Path | None, report: IndexReport) -> _Pending | None:
@@ -232,7 +167,7 @@ class Assistant(AskMixin):
                 report.skipped[str(exc)] += 1
                 return None
             chunks = chunk_blocks(
-                blocks, self.tokens.count, self.tokens.split, budget=self.config.chunk_tokens, overlap=self.config.chunk_overlap
+                blocks, self.models.tokens.count, self.models.tokens.split, budget=self.config.chunk_tokens, overlap=self.config.chunk_overlap
             )
             if not chunks:
                 report.skipped["empty"] += 1
@@ -248,9 +183,9 @@ class Assistant(AskMixin):
         texts = [embed_text(c.text, c.heading) for p in pending for c in p.chunks]
         if not texts:
             return
-        self._check_embedder()
+        self.catalog.check_embedder()
         t = time.perf_counter()
-        embeddings = self.embedder.embed(texts)
+        embeddings = self.models.embedder.embed(texts)
         report.timings["embed"] += time.perf_counter() - t
         t = time.perf_counter()
         offset = 0
@@ -269,63 +204,6 @@ class Assistant(AskMixin):
             else:
                 report.added += 1
         report.timings["store"] += time.perf_counter() - t
-
-    # ------------------------------------------------------------ status
-
-    def status(self) -> dict:
-        counts = self.store.counts()
-        index_bytes = sum(p.stat().st_size for p in (self.config.index_path,) if p.exists())
-        try:
-            model = str(self.gguf_path)
-        except AssistantError as exc:
-            model = f"missing: {exc}"
-        try:
-            from .models import resolve_embedder
-
-            embedder = str(resolve_embedder(self.config.embedder))
-        except AssistantError as exc:
-            embedder = f"missing: {exc}"
-        try:
-            device = self.device
-        except AssistantError as exc:  # status still reports the rest when the configured device is gone
-            device = f"unavailable: {exc}"
-        return {
-            "documents": counts["documents"],
-            "chunks": counts["chunks"],
-            "sessions": counts["sessions"],
-            "index_bytes": index_bytes,
-            "home": str(self.config.home),
-            "model": model,
-            "embedder": embedder,
-            "device": device,
-            "roots": self.store.roots(),
-            "threads": self.config.threads or os.cpu_count(),
-        }
-
-    def require_index(self) -> VectorIndex:
-        if self.store.counts()["chunks"] == 0:
-            raise IndexEmpty("the index is empty: run `assistant index PATH` first")
-        return self.vectors
-
-    # ------------------------------------------------------------ review
-
-    def explain(self, question: str, *, k: int | None = None, n: int | None = None, lam: float | None = None,
-                method: str | None = None) -> dict:  # fmt: skip
-        """Retrieval and selection only: the picks, and what plain NN would have picked instead."""
-        from .asking import describe_picks
-
-        sel, ids, rows, query, cands = self.select(question, k=k, n=n, lam=lam, method=method)
-        nn = self.nn_alternative(sel, ids, rows, query, cands)
-        return {"question": question, "prior": float(sel.prior), "method": sel.method, "picks": describe_picks(sel, ids, rows), "nn": nn}
-
-    def forget_source(self, path: Path) -> tuple[list[int], list[int]]:
-        from .review import forget_source
-
-        removed, affected = forget_source(self.store, path)
-        if removed:
-            self.vectors.mark_deleted(removed)
-            self.vectors.save()
-        return removed, affected
 
 
 def _root_of(path: Path, roots: dict[Path, Path]) -> Path | None:

@@ -10,14 +10,14 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sqlite_utils import Database
 
-from .errors import SessionNotFound, StoreError
-from .ingest import Chunk
-from .migrations import migrations
+from assistant.errors import SessionNotFound, StoreError
+from assistant.index.ingest import Chunk
+from assistant.records import AdapterInfo, Root, Session, SessionSummary, decode, encode, picks_from_rows
+from assistant.storage.migrations import migrations
 
 
 def now() -> str:
@@ -141,7 +141,7 @@ class Store:
         with self.db.atomic():
             self.db.execute("INSERT OR REPLACE INTO roots(path, last_indexed_at) VALUES (?, ?)", [str(root), now()])
 
-    def roots(self) -> list[dict]:
+    def roots(self) -> list[Root]:
         out = []
         for r in self._rows("SELECT path, last_indexed_at FROM roots ORDER BY path"):
             prefix = r["path"].rstrip("/") + "/"
@@ -149,7 +149,7 @@ class Store:
                 "SELECT count(*) AS documents, coalesce(sum(n_chunks), 0) AS chunks FROM documents WHERE substr(path, 1, ?) = ?",
                 [len(prefix), prefix],
             )[0]
-            out.append({**r, **counts})
+            out.append(Root(r["path"], r["last_indexed_at"], counts["documents"], counts["chunks"]))
         return out
 
     def counts(self) -> dict[str, int]:
@@ -215,61 +215,57 @@ class Store:
 
     # ------------------------------------------------------------ sessions
 
-    def record_session(
-        self,
-        *,
-        status: str,
-        question: str,
-        answer: str,
-        model: str,
-        embedder: str,
-        device: str,
-        params: dict[str, Any],
-        timings: dict[str, float],
-        prior: float | None,
-        note: str | None,
-        selections: list[dict],
-        adapter: dict | None,
-    ) -> int:
-        """Write a session, its selections and its adapter row in one transaction."""
+    def record_session(self, session: Session) -> int:
+        """Write a session, its picks and its adapter row in one transaction; returns the new id."""
         with self.db.atomic():
             cur = self.db.execute(
-                "INSERT INTO sessions(created_at, status, question, answer, model, embedder, device, params_json, timings_json, prior, note) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [now(), status, question, answer, model, embedder, device, json.dumps(params), json.dumps(timings), prior, note],
-            )
+                "INSERT INTO sessions(created_at, status, question, answer, model, embedder, device, params_json, "
+                "timings_json, prior, note, evidence_json, claims_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [now(), session.status, session.question, session.answer, session.model, session.embedder,
+                 session.device, json.dumps(session.params), json.dumps(session.timings), session.prior, session.note,
+                 json.dumps(encode(session.evidence)), json.dumps(encode(session.claims))],
+            )  # fmt: skip
             session_id = cur.lastrowid
-            for sel in selections:
-                self.db.table("selections").insert({**sel, "session_id": session_id})
-            if adapter:
-                self.db.table("adapters").insert({**adapter, "session_id": session_id})
+            for pick in session.picks:
+                self.db.table("selections").insert({**pick.to_row(), "session_id": session_id})
+            if session.adapter:
+                self.db.table("adapters").insert({**session.adapter.to_row(), "session_id": session_id})
         return session_id
 
-    def sessions(self, search: str | None = None, limit: int = 200) -> list[dict]:
+    def sessions(self, search: str | None = None, limit: int = 200) -> list[SessionSummary]:
         where, params = "", []
         if search:
             where = "WHERE s.question LIKE ? OR s.answer LIKE ?"
             params = [f"%{search}%", f"%{search}%"]
-        return self._rows(
+        rows = self._rows(
             "SELECT s.id, s.created_at, s.status, s.question, s.device, s.timings_json, "
             "(SELECT count(*) FROM selections WHERE session_id = s.id) AS sources "
             f"FROM sessions s {where} ORDER BY s.id DESC LIMIT ?",
             [*params, limit],
         )
+        return [
+            SessionSummary(r["id"], r["created_at"], r["status"], r["question"], r["device"], r["sources"],
+                           json.loads(r["timings_json"] or "{}").get("total"))  # fmt: skip
+            for r in rows
+        ]
 
-    def session(self, session_id: int) -> dict:
+    def session(self, session_id: int) -> Session:
         rows = self._rows("SELECT * FROM sessions WHERE id = ?", [session_id])
         if not rows:
             raise SessionNotFound(f"no session with id {session_id} (see `assistant history`)")
-        session = rows[0]
-        session["params"] = json.loads(session.pop("params_json"))
-        session["timings"] = json.loads(session.pop("timings_json"))
-        session["selections"] = self._rows("SELECT * FROM selections WHERE session_id = ? ORDER BY rank", [session_id])
+        row = rows[0]
+        picks = picks_from_rows(self._rows("SELECT * FROM selections WHERE session_id = ?", [session_id]), row["prior"])
         adapters = self._rows("SELECT * FROM adapters WHERE session_id = ?", [session_id])
-        session["adapter"] = adapters[0] if adapters else None
-        return session
+        return Session(
+            id=row["id"], question=row["question"], answer=row["answer"], status=row["status"], picks=picks,
+            prior=row["prior"], timings=json.loads(row["timings_json"]), device=row["device"],
+            adapter=AdapterInfo.from_row(adapters[0]) if adapters else None, note=row["note"],
+            params=json.loads(row["params_json"]), created_at=row["created_at"], model=row["model"],
+            embedder=row["embedder"], evidence=decode(json.loads(row.get("evidence_json") or "[]")),
+            claims=decode(json.loads(row.get("claims_json") or "[]")),
+        )  # fmt: skip
 
-    def delete_session(self, session_id: int) -> dict:
+    def delete_session(self, session_id: int) -> Session:
         session = self.session(session_id)
         with self.db.atomic():
             self.db.execute("DELETE FROM selections WHERE session_id = ?", [session_id])

@@ -8,7 +8,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import events as ev
+from pathlib import Path
+
+from assistant import events as ev
+from assistant.core.asker import Explanation
+from assistant.records import Pick, Session, SessionSummary, StageName, Status
 
 
 def render_index(out: Console, stream: Iterable[ev.Event], quiet: bool = False):
@@ -29,14 +33,13 @@ def render_index(out: Console, stream: Iterable[ev.Event], quiet: bool = False):
     with bar:
         task = None
         for event in stream:
-            if isinstance(event, ev.Stage) and event.name == "rebuilding" and event.done:
+            if isinstance(event, ev.Stage) and event.name == StageName.REBUILDING and event.done:
                 out.print(f"Rebuilt the vector index: {event.detail}.")
             elif isinstance(event, ev.Progress):
                 if task is None:
                     task = bar.add_task("indexing", total=event.total, rate="")
                 elapsed = bar.tasks[0].elapsed or 1e-9
-                chunks = int(event.detail.split()[0]) if event.detail else 0
-                rate = f"{event.done / elapsed:.1f} files/s  {chunks / elapsed:.1f} chunks/s"
+                rate = f"{event.done / elapsed:.1f} files/s  {event.chunks / elapsed:.1f} chunks/s"
                 bar.update(task, completed=event.done, rate=rate)
             elif isinstance(event, ev.Done):
                 report = event.result
@@ -64,57 +67,60 @@ def print_index_report(out: Console, report, quiet: bool = False) -> None:
         out.print(f"[yellow]warning[/] {path}: {warning}")
 
 
-def render_status(out: Console, facts: dict) -> None:
+def render_status(out: Console, status: Status) -> None:
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
-    for key in ("documents", "chunks", "sessions", "index_bytes", "model", "embedder", "device", "home"):
-        value = facts[key]
-        if key == "index_bytes":
-            key, value = "index size", f"{value / 1e6:.2f} MB"
+    rows = [("documents", status.documents), ("chunks", status.chunks), ("sessions", status.sessions),
+            ("index size", f"{status.index_bytes / 1e6:.2f} MB")]  # fmt: skip
+    for what in ("model", "embedder", "device"):
+        problem = status.problem(what)
+        rows.append((what, f"[red]{problem.kind}:[/] {problem.message}" if problem else getattr(status, what)))
+    rows.append(("home", status.home))
+    if status.formats:
+        rows.append(("formats", ", ".join(status.formats)))
+    if status.chat_template:
+        rows.append(("chat template", status.chat_template))
+    if status.server:
+        rows.append(("server", status.server))
+    for key, value in rows:
         table.add_row(key, str(value))
     out.print(table)
-    if facts.get("roots"):
+    if status.roots:
         roots = Table("folder", "documents", "chunks", "last indexed", title="Indexed folders")
-        for r in facts["roots"]:
-            roots.add_row(r["path"], str(r["documents"]), str(r["chunks"]), r["last_indexed_at"])
+        for r in status.roots:
+            roots.add_row(r.path, str(r.documents), str(r.chunks), r.last_indexed_at)
         out.print(roots)
-    elif not facts["documents"]:
+    elif not status.documents:
         out.print("Nothing indexed yet: run [bold]assistant index PATH[/].")
 
 
 # ---------------------------------------------------------------- ask
 
 
-def _loc(path: str, start: int, end: int, fmt: str | None = None, width: int = 48) -> str:
-    from pathlib import Path
-
+def fit_path(path: str, width: int) -> str:
+    """The file name always shows; the directory is what gets cut (``…/kestrel/plan.rst``)."""
     try:
         shown = str(Path(path).relative_to(Path.cwd()))
     except ValueError:
         shown = path
-    if len(shown) > width:
-        shown = "…" + shown[-(width - 1) :]
-    if fmt == "pdf" or path.endswith(".pdf"):
-        return f"{shown}:p{start}" if start == end else f"{shown}:p{start}-{end}"
-    return f"{shown}:{start}-{end}"
+    if len(shown) <= width:
+        return shown
+    name = Path(shown).name
+    room = width - len(name) - 2
+    if room <= 0:
+        return name
+    return "…" + str(Path(shown).parent)[-room:] + "/" + name
 
 
-def reduction_pct(prev: float, cur: float, prior: float) -> float:
-    return 100.0 * (prev - cur) / prior if prior else 0.0
-
-
-def sources_table(selections: list[dict], prior: float | None, title: str = "Sources learned from") -> Table:
-    table = Table("#", "source", "heading", "uncertainty ↓", "loss", "", title=title, title_justify="left")
-    prev = prior or 0.0
-    for s in selections:
-        cut = reduction_pct(prev, s["variance_after"], prior or 0.0)
-        prev = s["variance_after"]
-        loss = "" if s.get("loss") is None else f"{s['loss']:.2f}"
-        table.add_row(
-            str(s["rank"]), _loc(s["document_path"], s["start_line"], s["end_line"]), (s["heading"] or "")[:32],
-            f"{cut:5.1f}%", loss, "repeat" if s["repeat"] else "",
-        )  # fmt: skip
+def sources_table(picks: list[Pick], title: str = "Sources learned from") -> Table:
+    table = Table("#", "source", "uncertainty ↓", "loss", "", title=title, title_justify="left")
+    table.columns[1].overflow = "fold"
+    for p in picks:
+        loss = "" if p.loss is None else f"{p.loss:.2f}"
+        heading = f" [dim]{p.heading[:40]}[/]" if p.heading else ""
+        table.add_row(str(p.rank), p.location() + heading, f"{100 * p.variance_cut():5.1f}%", loss,
+                      "repeat" if p.repeat else "")  # fmt: skip
     return table
 
 
@@ -123,15 +129,14 @@ def render_ask(out: Console, stream: Iterable[ev.Event], *, quiet: bool = False)
     result = None
     bar = None
     task = None
-    selected: list[ev.Selected] = []
     status = None
     for event in stream:
         if isinstance(event, ev.Stage) and not event.done:
-            if event.name == "learning":
+            if event.name == StageName.LEARNING:
                 bar = Progress(TextColumn("[bold blue]learning"), BarColumn(), MofNCompleteColumn(),
                                TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), console=out, transient=True)  # fmt: skip
                 bar.start()
-            elif event.name == "answering":
+            elif event.name == StageName.ANSWERING:
                 out.print("[bold]Answer[/]")
             elif not quiet:
                 status = out.status(f"{event.name}…")
@@ -143,12 +148,10 @@ def render_ask(out: Console, stream: Iterable[ev.Event], *, quiet: bool = False)
             if bar is not None:
                 bar.stop()
                 bar = task = None
-            if event.name == "answering":
+            if event.name == StageName.ANSWERING:
                 out.print()
             if not quiet:
                 out.print(f"[green]✓[/] {event.name:<11} {event.seconds:6.2f}s  [dim]{event.detail}[/]")
-        elif isinstance(event, ev.Selected):
-            selected.append(event)
         elif isinstance(event, ev.Step) and bar is not None:
             if task is None:
                 task = bar.add_task("learning", total=event.n, loss="")
@@ -165,26 +168,26 @@ def render_ask(out: Console, stream: Iterable[ev.Event], *, quiet: bool = False)
     if bar is not None:
         bar.stop()
     if result is not None and not quiet:
-        out.print(sources_table(result.selections, result.prior))
+        out.print(sources_table(result.picks))
         timings = "  ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
-        out.print(f"[dim]session {result.session_id} · {result.device} · {timings}[/]")
+        out.print(f"[dim]session {result.id} · {result.device} · {timings}[/]")
     return result
 
 
-def render_explain(out: Console, question: str, sift_picks: list[dict], nn_picks: list[dict], prior: float) -> None:
-    table = Table("#", "source", "similarity", "variance after", "", title=f"SIFT picks for: {question}", title_justify="left")
-    for p in sift_picks:
-        table.add_row(str(p["rank"]), _loc(p["path"], p["start_line"], p["end_line"]), f"{p['similarity']:.3f}",
-                      f"{p['variance']:.4f}", "repeat" if p["repeat"] else "")  # fmt: skip
+def render_explain(out: Console, explanation: Explanation) -> None:
+    picks = explanation.picks
+    table = Table("#", "source", "similarity", "variance after", "", title=f"SIFT picks for: {explanation.question}",
+                  title_justify="left")  # fmt: skip
+    for p in picks:
+        table.add_row(str(p.rank), p.location(), f"{p.similarity:.3f}", f"{p.variance:.4f}", "repeat" if p.repeat else "")
     out.print(table)
-    out.print(f"[dim]prior variance {prior:.4f} → {sift_picks[-1]['variance']:.4f} after {len(sift_picks)} picks[/]")
-    chosen = {p["chunk_id"] for p in sift_picks}
+    out.print(f"[dim]prior variance {explanation.prior:.4f} → {picks[-1].variance:.4f} after {len(picks)} picks[/]")
+    chosen = {p.chunk_id for p in picks}
     nn = Table("#", "source", "similarity", "", title="Plain nearest neighbours would pick", title_justify="left")
-    for p in nn_picks:
-        skipped = p["chunk_id"] not in chosen
-        style = "dim" if skipped else ""
-        nn.add_row(str(p["rank"]), _loc(p["path"], p["start_line"], p["end_line"]), f"{p['similarity']:.3f}",
-                   "skipped by SIFT (redundant)" if skipped else "", style=style)  # fmt: skip
+    for p in explanation.nn:
+        skipped = p.chunk_id not in chosen
+        nn.add_row(str(p.rank), p.location(), f"{p.similarity:.3f}", "skipped by SIFT (redundant)" if skipped else "",
+                   style="dim" if skipped else "")  # fmt: skip
     out.print(nn)
 
 
@@ -197,46 +200,39 @@ def sparkline(values: list[float]) -> str:
     return "".join(bars[int((v - lo) / span * (len(bars) - 1))] for v in values)
 
 
-def render_history(out: Console, rows: list[dict]) -> None:
-    import json
-
+def render_history(out: Console, rows: list[SessionSummary]) -> None:
     if not rows:
         out.print("No sessions yet: ask something with [bold]assistant ask \"...\"[/].")
         return
     table = Table("id", "date", "question", "sources", "device", "total", "status")
     for r in rows:
-        total = json.loads(r["timings_json"]).get("total")
-        table.add_row(str(r["id"]), r["created_at"][:16].replace("T", " "), r["question"][:48], str(r["sources"]),
-                      r["device"], f"{total:.1f}s" if total else "", r["status"])  # fmt: skip
+        table.add_row(str(r.id), r.created_at[:16].replace("T", " "), r.question[:48], str(r.sources), r.device,
+                      f"{r.seconds:.1f}s" if r.seconds else "", r.status)  # fmt: skip
     out.print(table)
 
 
-def render_session(out: Console, session: dict, changed: dict[int, str]) -> None:
+def render_session(out: Console, session: Session, changed: dict[int, str]) -> None:
     from rich.panel import Panel
 
-    out.print(f"[bold]Session {session['id']}[/] · {session['created_at']} · {session['status']} · {session['device']}")
-    out.print(Panel(session["question"], title="question", title_align="left"))
-    out.print(Panel(session["answer"] or "[dim](no answer)[/]", title="answer", title_align="left"))
-    if session.get("note"):
-        out.print(f"[yellow]note:[/] {session['note']}")
-    sels = session["selections"]
-    if sels:
-        out.print(sources_table(sels, session["prior"]))
-        curve = [session["prior"] or 0.0] + [s["variance_after"] for s in sels]
+    out.print(f"[bold]Session {session.id}[/] · {session.created_at} · {session.status} · {session.device}")
+    out.print(Panel(session.question, title="question", title_align="left"))
+    out.print(Panel(session.answer or "[dim](no answer)[/]", title="answer", title_align="left"))
+    if session.note:
+        out.print(f"[yellow]note:[/] {session.note}")
+    if session.picks:
+        out.print(sources_table(session.picks))
+        curve = [session.prior or 0.0] + [p.variance for p in session.picks]
         out.print(f"uncertainty curve  {sparkline(curve)}  {curve[0]:.3f} → {curve[-1]:.3f}")
-        for s in sels:
-            if s["repeat"]:
-                continue
-            mark = f" [red]({changed[s['rank']]})[/]" if s["rank"] in changed else ""
-            excerpt = " ".join(s["text"].split())[:160]
-            out.print(f"[bold][{s['rank']}][/] {_loc(s['document_path'], s['start_line'], s['end_line'])}{mark}\n    [dim]{excerpt}…[/]")
-    adapter = session.get("adapter")
-    if adapter:
-        if adapter.get("forgotten_at"):
-            out.print(f"[yellow]adapter forgotten[/] {adapter['forgotten_at']}: {adapter['forgotten_reason']}")
-        else:
-            out.print(f"adapter  {adapter['gguf_path']}  r={adapter['rank']} alpha={adapter['alpha']:g} "
-                      f"steps={adapter['steps']} {adapter['bytes'] / 1e6:.2f} MB sha256={adapter['sha256'][:12]}")  # fmt: skip
+        for p in session.sources():
+            mark = f" [red]({changed[p.rank]})[/]" if p.rank in changed else ""
+            excerpt = " ".join(p.text.split())[:160]
+            out.print(f"[bold][{p.rank}][/] {p.location()}{mark}\n    [dim]{excerpt}…[/]")
+    adapter = session.adapter
+    if adapter and not adapter.usable:
+        out.print(f"[yellow]adapter forgotten[/] {adapter.forgotten_at}: {adapter.forgotten_reason}")
+    elif adapter:
+        out.print(f"adapter  {adapter.gguf_path}  r={adapter.rank} alpha={adapter.alpha:g} steps={adapter.steps} "
+                  f"recipe={adapter.recipe} {adapter.bytes / 1e6:.2f} MB sha256={adapter.sha256[:12]}")  # fmt: skip
     else:
         out.print("[dim]no adapter (learning was off or failed)[/]")
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AssistantError
+from assistant.errors import AssistantError
 
 
 @dataclass(frozen=True)

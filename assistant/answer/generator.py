@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AdapterError, ModelNotFound
+from assistant.errors import AdapterError, ModelNotFound
 
 SYSTEM = (
     "You are a helpful assistant answering questions about the user's own notes. "

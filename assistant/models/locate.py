@@ -6,7 +6,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from .errors import ModelNotFound
+from assistant.errors import ModelNotFound
 
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -89,3 +89,16 @@ def m001_initial(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m002_evidence_and_recipe(db: Database) -> None:
+    # Grounded answers keep the evidence lines and the per-sentence attribution with the session;
+    # adapters remember the training recipe so an old adapter stays loadable and explainable.
+    db.executescript(
+        """
+        ALTER TABLE sessions ADD COLUMN evidence_json TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE sessions ADD COLUMN claims_json TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE adapters ADD COLUMN recipe TEXT NOT NULL DEFAULT 'raw';
+        """
+    )

@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-METHODS = ("sift", "nn", "nn-f", "uncertainty", "random")
+from assistant.config import METHODS  # noqa: E402  (declared once, with the other closed sets)
 BACKENDS = ("numpy", "torch")
 
 TIE = 1e-12  # scores this close (relative to the problem's scale) count as a tie, which goes to the lower index

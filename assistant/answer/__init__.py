@@ -1,0 +1,1 @@
+"""Answering: evidence lines, the prompt, llama.cpp generation, attribution."""

@@ -1,0 +1,368 @@
+"""``Asker``: ask as short stages over one typed run record.
+
+retrieve -> select -> learn -> answer -> record. Each stage is a generator of events; the run record
+carries what the later stages and the session row need.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.config import Config
+from assistant.core.models import Models
+from assistant.errors import AssistantError, Cancelled, IndexEmpty
+from assistant.events import Done, Event, Selected, Stage, Token, Warning
+from assistant.learn import adapters as adapter_files
+from assistant.records import AdapterInfo, Pick, Record, Session, SessionStatus, StageName, serialisable
+from assistant.storage.catalog import Catalog
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    """Per-question overrides of the config; ``None`` means the config's value."""
+
+    k: int | None = None
+    n: int | None = None
+    method: str | None = None
+    lam: float | None = None
+    learn: bool | None = None
+    context: bool | None = None
+    steps: int | None = None
+    adapter: int | None = None  # re-use this session's adapter and skip learning
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What retrieval found: the question's vector, the candidates' ids, vectors and chunk rows."""
+
+    query: np.ndarray
+    ids: np.ndarray
+    vectors: np.ndarray
+    rows: dict[int, dict]
+
+
+@serialisable
+@dataclass(frozen=True)
+class Explanation(Record):
+    """``explain``: what SIFT picks for a question, next to what plain NN would pick."""
+
+    question: str
+    method: str
+    prior: float
+    picks: list[Pick]
+    nn: list[Pick]
+
+
+class Timings:
+    """Seconds per finished stage; a stage that never finished is simply absent."""
+
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}
+        self._t0 = time.perf_counter()
+
+    def start(self, name: str) -> Stage:
+        self._started[name] = time.perf_counter()
+        return Stage(name)
+
+    def finish(self, name: str, detail: str = "") -> Stage:
+        self.seconds[name] = time.perf_counter() - self._started.pop(name)
+        return Stage(name, done=True, seconds=self.seconds[name], detail=detail)
+
+    def total(self) -> dict[str, float]:
+        return {**self.seconds, "total": time.perf_counter() - self._t0}
+
+
+@dataclass
+class AskRun:
+    """One ask in flight: its settings and everything the stages have produced so far."""
+
+    question: str
+    params: dict[str, Any]
+    device: str
+    cancel: threading.Event
+    reuse: Path | None = None  # the verified GGUF of a re-used adapter
+    picks: list[Pick] = field(default_factory=list)
+    nn: list[Pick] = field(default_factory=list)
+    prior: float | None = None
+    gguf: Path | None = None  # the adapter answering uses
+    adapter: AdapterInfo | None = None
+    staged: Path | None = None
+    answer: str = ""
+    note: str | None = None
+    timings: Timings = field(default_factory=Timings)
+
+    def check_cancel(self, where: str) -> None:
+        if self.cancel.is_set():
+            raise Cancelled(f"cancelled {where}")
+
+
+def picks_of(selection, cands: Candidates) -> list[Pick]:
+    """The picks of a ``sift.Selection`` as typed records, with repeats flagged."""
+    seen: set[int] = set()
+    out, previous = [], float(selection.prior)
+    for rank, (pos, var, sim) in enumerate(zip(selection.indices, selection.variances, selection.similarities), start=1):
+        row = cands.rows[int(cands.ids[pos])]
+        out.append(Pick(
+            rank=rank, chunk_id=row["id"], path=row["path"], start_line=row["start_line"], end_line=row["end_line"],
+            heading=row["heading"], similarity=float(sim), variance=float(var), previous=previous,
+            prior=float(selection.prior), repeat=pos in seen, chunk_sha256=row["sha256"], text=row["text"],
+        ))  # fmt: skip
+        seen.add(pos)
+        previous = float(var)
+    return out
+
+
+def in_thread(fn, cancel: threading.Event):
+    """Run ``fn(emit)`` in a thread and yield what it emits; returns its result, re-raises its error.
+
+    Training and generation report through callbacks; this turns them into this generator's events.
+    """
+    import queue
+
+    q: queue.Queue = queue.Queue()
+    finished = object()
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = fn(q.put)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+        finally:
+            q.put(finished)
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    try:
+        while True:
+            try:
+                item = q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is finished:
+                break
+            yield item
+    except BaseException:
+        cancel.set()
+        worker.join()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+class Asker:
+    """Retrieve, select, learn a fresh LoRA, answer through it, record the session."""
+
+    def __init__(self, config: Config, models: Models, catalog: Catalog):
+        self.config = config
+        self.models = models
+        self.catalog = catalog
+
+    def default_n(self, device: str) -> int:
+        return self.config.n or (50 if device == "cuda" else 16)
+
+    # ------------------------------------------------------------ retrieval and selection
+
+    def retrieve(self, question: str, k: int) -> Candidates:
+        """Embed the question and pull the top-k candidates with their vectors and chunk rows."""
+        vectors = self.catalog.require_index()
+        query = self.models.embedder.embed([question])[0]
+        ids, _sims = vectors.search(query, k)
+        store = self.catalog.store
+        found_ids, found = store.vectors(ids)
+        order = {int(i): n for n, i in enumerate(found_ids)}
+        keep = [int(i) for i in ids if int(i) in order]  # the store wins over a stale index
+        cands = np.stack([found[order[i]] for i in keep]) if keep else np.zeros((0, len(query)), np.float32)
+        return Candidates(query, np.array(keep, dtype=np.int64), cands, {})
+
+    def select(self, question: str, *, k: int | None = None, n: int | None = None, method: str | None = None,
+               lam: float | None = None, stop: float | None = None, seed: int | None = None):  # fmt: skip
+        """Retrieval plus selection: (Selection, Candidates with the picked rows loaded)."""
+        from assistant.selection.sift import select
+
+        question = question.strip()
+        if not question:
+            raise AssistantError("the question is empty")
+        cands = self.retrieve(question, k or self.config.k)
+        if len(cands.ids) == 0:
+            raise IndexEmpty("the index is empty: run `assistant index PATH` first")
+        sel = select(
+            cands.query, cands.vectors, n or self.default_n(self.models.device), method=method or self.config.method,
+            lam=self.config.lam if lam is None else lam, stop=(self.config.stop if stop is None else stop) or None,
+            seed=self.config.seed if seed is None else seed,
+        )  # fmt: skip
+        cands.rows.update(self.catalog.store.chunks([int(cands.ids[i]) for i in set(sel.indices)]))
+        return sel, cands
+
+    def nn_alternative(self, sel, cands: Candidates) -> list[Pick]:
+        """What plain nearest neighbours would have picked: as many distinct chunks as ``sel`` holds."""
+        from assistant.selection.sift import select
+
+        nn = select(cands.query, cands.vectors, len(set(sel.indices)), method="nn")
+        missing = [int(cands.ids[i]) for i in nn.indices if int(cands.ids[i]) not in cands.rows]
+        cands.rows.update(self.catalog.store.chunks(missing))
+        return picks_of(nn, cands)
+
+    def explain(self, question: str, *, k: int | None = None, n: int | None = None, lam: float | None = None,
+                method: str | None = None) -> Explanation:  # fmt: skip
+        sel, cands = self.select(question, k=k, n=n, lam=lam, method=method)
+        return Explanation(question, sel.method, float(sel.prior), picks_of(sel, cands), self.nn_alternative(sel, cands))
+
+    # ------------------------------------------------------------ ask
+
+    def ask(self, question: str, options: AskOptions | None = None, cancel: threading.Event | None = None) -> Iterator[Event]:
+        """Answer ``question``; yields stage, pick, step and token events, then ``Done(Session)``."""
+        run = self._start(question, options or AskOptions(), cancel or threading.Event())
+        try:
+            yield from self._retrieve_and_select(run)
+            run.check_cancel("before learning")  # Esc during retrieval or selection stops here
+            if run.params["learn"]:
+                yield from self._learn(run)
+            yield from self._answer(run)
+            yield Done(self._record(run, SessionStatus.COMPLETE))
+        except (Cancelled, KeyboardInterrupt, GeneratorExit):
+            run.cancel.set()
+            if run.picks:
+                run.note = "interrupted by the user"
+                self._discard_staged(run)
+                self._record(run, SessionStatus.INTERRUPTED)
+            raise
+        finally:
+            self._discard_staged(run)
+
+    def _start(self, question: str, opts: AskOptions, cancel: threading.Event) -> AskRun:
+        cfg = self.config
+        device = self.models.device
+        reuse = None
+        if opts.adapter is not None:
+            source = self.catalog.store.session(opts.adapter)
+            if source.adapter is None:
+                raise AssistantError(f"session {opts.adapter} has no adapter to re-use")
+            reuse = adapter_files.verify(source.adapter, opts.adapter)
+        adapter_files.sweep_orphans(cfg.adapters_dir, self.catalog.store.adapter_paths())
+        learn = cfg.learn if opts.learn is None else opts.learn
+        params = {
+            "k": opts.k or cfg.k, "n": opts.n or self.default_n(device), "method": opts.method or cfg.method,
+            "lam": cfg.lam if opts.lam is None else opts.lam, "stop": cfg.stop, "learn": learn and reuse is None,
+            "context": cfg.context if opts.context is None else opts.context, "steps": opts.steps,
+            "adapter_from": opts.adapter, "lr": cfg.lr, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
+            "lora_targets": cfg.lora_targets, "max_train_tokens": cfg.max_train_tokens, "max_tokens": cfg.max_tokens,
+            "temperature": cfg.temperature, "seed": cfg.seed, "chunk_tokens": cfg.chunk_tokens,
+        }  # fmt: skip
+        return AskRun(question, params, device, cancel, reuse=reuse, gguf=reuse)
+
+    def _retrieve_and_select(self, run: AskRun) -> Iterator[Event]:
+        p = run.params
+        yield run.timings.start(StageName.RETRIEVING)
+        sel, cands = self.select(run.question, k=p["k"], n=p["n"], method=p["method"], lam=p["lam"])
+        run.nn = self.nn_alternative(sel, cands)
+        yield run.timings.finish(StageName.RETRIEVING, f"{len(cands.ids)} candidates")
+        yield run.timings.start(StageName.SELECTING)
+        run.prior = float(sel.prior)
+        for pick in picks_of(sel, cands):
+            run.picks.append(pick)
+            yield Selected(pick)
+        yield run.timings.finish(
+            StageName.SELECTING, f"{len(sel.indices)} picks, variance {sel.prior:.3f} -> {sel.variances[-1]:.3f}"
+        )
+
+    def _learn(self, run: AskRun) -> Iterator[Event]:
+        """Train the LoRA on the picks; on failure warn and answer without it."""
+        from assistant.learn.lora_gguf import export_gguf
+        from assistant.learn.tune import TrainConfig, fit_lora, save_peft
+
+        cfg = self.config
+        texts = [p.text for p in run.picks][: run.params["steps"] or None]
+        yield run.timings.start(StageName.LEARNING)
+        try:
+            tm = self.models.training
+            train_cfg = TrainConfig(lr=cfg.lr, r=cfg.lora_r, alpha=cfg.lora_alpha, targets=cfg.lora_targets,
+                                    max_tokens=cfg.max_train_tokens, seed=cfg.seed)  # fmt: skip
+            result = yield from in_thread(
+                lambda emit: fit_lora(tm, texts, train_cfg, on_step=emit, should_cancel=run.cancel.is_set), run.cancel
+            )
+            for note in result.notes:  # e.g. a GPU out-of-memory retry with shorter chunks
+                yield Warning(note)
+            run.picks = [replace(p, loss=float(loss)) for p, loss in zip(run.picks, result.losses)] + run.picks[len(result.losses):]
+            run.staged = adapter_files.staging_dir(cfg.adapters_dir)
+            save_peft(result, tm, run.staged)
+            gguf = export_gguf(result, tm, run.staged / adapter_files.GGUF_NAME)
+            run.adapter = AdapterInfo(
+                path=str(run.staged), gguf_path=str(gguf), sha256=adapter_files.sha256_file(gguf),
+                bytes=gguf.stat().st_size, rank=result.r, alpha=float(result.alpha),
+                target_modules=",".join(result.targets), steps=result.steps,
+            )  # fmt: skip
+            run.gguf = gguf
+            yield run.timings.finish(StageName.LEARNING, f"{result.steps} steps, loss {result.losses[0]:.2f} -> {result.losses[-1]:.2f}")
+        except (Cancelled, KeyboardInterrupt, GeneratorExit):
+            raise
+        except Exception as exc:
+            if os.environ.get("ASSISTANT_DEBUG"):
+                raise
+            self._discard_staged(run)
+            run.adapter, run.gguf = None, None
+            run.note = f"learning failed, answered without an adapter: {type(exc).__name__}: {exc}"
+            yield Warning(run.note)
+            yield run.timings.finish(StageName.LEARNING, "failed")
+
+    def _answer(self, run: AskRun) -> Iterator[Event]:
+        from assistant.answer.generator import Context, build_messages
+
+        cfg = self.config
+        yield run.timings.start(StageName.ANSWERING)
+        contexts = None
+        if run.params["context"]:
+            sources = [p for p in run.picks if not p.repeat]
+            contexts = [Context(i, p.path, p.start_line, p.end_line, p.heading, p.text) for i, p in enumerate(sources, 1)]
+        gen = self.models.generator
+        gen.set_adapter(run.gguf)
+        messages = build_messages(run.question, contexts)
+
+        def generate(emit):
+            def on_token(piece):
+                if run.cancel.is_set():
+                    raise Cancelled("cancelled during answering")
+                run.answer += piece
+                emit(Token(piece))
+
+            return gen.generate(messages, max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed,
+                                on_token=on_token)  # fmt: skip
+
+        yield from in_thread(generate, run.cancel)
+        yield run.timings.finish(StageName.ANSWERING)
+
+    def _record(self, run: AskRun, status: SessionStatus) -> Session:
+        adapter = None
+        if run.adapter and status == SessionStatus.COMPLETE:
+            final = adapter_files.publish(Path(run.adapter.path))
+            run.staged = None
+            adapter = replace(run.adapter, path=str(final), gguf_path=str(final / adapter_files.GGUF_NAME))
+        session = Session(
+            id=None, question=run.question, answer=run.answer, status=str(status), picks=run.picks, prior=run.prior,
+            timings=run.timings.total(), device=run.device, adapter=adapter, note=run.note, params=run.params,
+            model=self.models.gguf_path.name, embedder=self.models.embedder.name, nn=run.nn,
+        )  # fmt: skip
+        try:
+            session_id = self.catalog.store.record_session(session)
+        except BaseException:
+            adapter_files.delete(adapter)
+            raise
+        return replace(session, id=session_id)
+
+    @staticmethod
+    def _discard_staged(run: AskRun) -> None:
+        import shutil
+
+        if run.staged:
+            shutil.rmtree(run.staged, ignore_errors=True)
+            run.staged = None

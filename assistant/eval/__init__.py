@@ -1,0 +1,1 @@
+"""Evaluation protocols (lm, qa, overlap), statistics and reports."""

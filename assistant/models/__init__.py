@@ -1,0 +1,1 @@
+"""Model files: find them, describe them, and pick the compute device."""

@@ -1,0 +1,1 @@
+"""Choosing what to learn from: SIFT and its baselines, pure numpy."""

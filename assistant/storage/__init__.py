@@ -1,0 +1,1 @@
+"""The only SQL: migrations, the store, typed records, and the hnswlib vector cache."""

@@ -1,0 +1,65 @@
+"""``Catalog``: the SQLite store and the hnswlib index of one home dir, opened lazily and kept in step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from assistant.config import Config
+from assistant.errors import ConfigError, IndexEmpty
+from assistant.storage.store import Store
+from assistant.storage.vectors import Repair, VectorIndex
+
+
+class Catalog:
+    """Opens the store on first use, and the vector index (checked against the store) on first search."""
+
+    def __init__(self, config: Config, embedder: Callable[[], object]):
+        self.config = config
+        self._embedder = embedder  # called only when the dim or name is not yet recorded
+        self._store: Store | None = None
+        self._vectors: VectorIndex | None = None
+        self.last_repair: Repair | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.config.db_path)
+        return self._store
+
+    def index_dim(self) -> int:
+        # The store remembers the dim, so an unchanged re-index never loads the embedder.
+        stored = self.store.get_meta("dim")
+        return int(stored) if stored else self._embedder().dim
+
+    @property
+    def vectors(self) -> VectorIndex:
+        if self._vectors is None:
+            self._vectors, self.last_repair = VectorIndex.open(self.config.index_path, self.index_dim(), self.store)
+        return self._vectors
+
+    def rebuild_vectors(self) -> int:
+        self._vectors = VectorIndex(self.config.index_path, self.index_dim())
+        return self._vectors.rebuild(self.store)
+
+    def check_embedder(self) -> None:
+        """Refuse to mix vectors of two embedders in one index; record the first one used."""
+        embedder = self._embedder()
+        built_with = self.store.get_meta("embedder")
+        if built_with and built_with != embedder.name:
+            raise ConfigError(
+                f"this index was built with the embedder {built_with!r}, but the config names "
+                f"{embedder.name!r}: use another ASSISTANT_HOME or switch the embedder back"
+            )
+        if not built_with:
+            self.store.set_meta("embedder", embedder.name)
+            self.store.set_meta("dim", str(embedder.dim))
+
+    def require_index(self) -> VectorIndex:
+        if self.store.counts()["chunks"] == 0:
+            raise IndexEmpty("the index is empty: run `assistant index PATH` first")
+        return self.vectors
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
