@@ -7,21 +7,21 @@ run the real ``Assistant`` on a tiny real index.
 
 from __future__ import annotations
 
-import copy
-import json
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-pytest.skip("being rewritten on the real core and typed records (issue 19)", allow_module_level=True)
 from textual.command import CommandList
 from textual.widgets import DataTable, Input, Markdown, Sparkline, Switch
 
 from assistant import events as ev
-from assistant.core.asker import AskResult
+from assistant.core.library import Library
+from assistant.index.indexer import IndexReport
+from assistant.records import AdapterInfo, Pick, Root, Session, SessionSummary, Status
 from assistant.config import load_config
 from assistant.errors import Cancelled, IndexEmpty, SessionNotFound
 from assistant.tui.app import AssistantApp
@@ -99,62 +99,62 @@ SESSIONS = [  # id, created_at, status, question, answer, picks, total seconds, 
 ]
 
 
-def selection(rank: int, chunk_id: int, variance: float, repeat: bool) -> dict:
+def selection(rank: int, chunk_id: int, variance: float, previous: float, repeat: bool) -> Pick:
     doc, _, start, end, heading, text = CHUNKS[chunk_id]
-    return {"rank": rank, "chunk_id": chunk_id, "document_path": f"{NOTES}/{doc}", "start_line": start, "end_line": end,
-            "heading": heading, "chunk_sha256": f"sha-{chunk_id}", "text": text, "similarity": round(0.82 - rank / 40, 3),
-            "variance_after": variance, "repeat": int(repeat), "loss": round(3.1 - 0.15 * rank, 2)}  # fmt: skip
+    return Pick(rank=rank, chunk_id=chunk_id, path=f"{NOTES}/{doc}", start_line=start, end_line=end, heading=heading,
+                similarity=round(0.82 - rank / 40, 3), variance=variance, previous=previous, prior=1.0, repeat=repeat,
+                chunk_sha256=f"sha-{chunk_id}", text=text, loss=round(3.1 - 0.15 * rank, 2))  # fmt: skip
 
 
-def selections(picks: list[tuple[int, float]]) -> list[dict]:
+def selections(picks: list[tuple[int, float]]) -> list[Pick]:
     seen: set[int] = set()
-    out = []
+    out, previous = [], 1.0
     for rank, (chunk_id, variance) in enumerate(picks, start=1):
-        out.append(selection(rank, chunk_id, variance, chunk_id in seen))
+        out.append(selection(rank, chunk_id, variance, previous, chunk_id in seen))
         seen.add(chunk_id)
+        previous = variance
     return out
 
 
-def adapter_row(session_id: int, steps: int | None) -> dict | None:
+def adapter_row(session_id: int, steps: int | None) -> AdapterInfo | None:
     if steps is None:
         return None
-    return {"session_id": session_id, "path": f"/nonexistent/adapters/{session_id}", "gguf_path": f"/nonexistent/adapters/{session_id}/adapter.gguf",
-            "sha256": f"{session_id:02d}3f9a0c1d2e4b" + "0" * 50, "bytes": 4_718_592, "rank": 8, "alpha": 16.0,
-            "target_modules": "all-linear", "steps": steps, "forgotten_at": None, "forgotten_reason": None}  # fmt: skip
+    return AdapterInfo(path=f"/nonexistent/adapters/{session_id}", gguf_path=f"/nonexistent/adapters/{session_id}/adapter.gguf",
+                       sha256=f"{session_id:02d}3f9a0c1d2e4b" + "0" * 50, bytes=4_718_592, rank=8, alpha=16.0,
+                       target_modules="all-linear", steps=steps)  # fmt: skip
 
 
 class FakeStore:
     """Test double of ``assistant.storage.store.Store``: the sessions above in memory, fixed paths and dates."""
 
     def __init__(self) -> None:
-        self.rows: dict[int, dict] = {}
+        self.rows: dict[int, Session] = {}
         for sid, created, status, question, answer, picks, total, steps in SESSIONS:
             self.record(sid, created, status, question, answer, selections(picks), total, adapter_row(sid, steps))
 
     def record(self, sid, created, status, question, answer, sels, total, adapter, note=None, params=None) -> int:
         sid = sid or max(self.rows, default=0) + 1
-        self.rows[sid] = {"id": sid, "created_at": created, "status": status, "question": question, "answer": answer,
-                          "model": "SmolLM2-135M-Instruct.Q4_1.gguf", "embedder": "all-MiniLM-L6-v2", "device": "cpu",
-                          "params": params or {"context": True, "learn": adapter is not None}, "timings": {"total": total},
-                          "prior": 1.0, "note": note, "selections": sels, "adapter": adapter}  # fmt: skip
+        self.rows[sid] = Session(id=sid, question=question, answer=answer, status=status, picks=sels, prior=1.0,
+                                 timings={"total": total}, device="cpu", adapter=adapter, note=note,
+                                 params=params or {"context": True, "learn": adapter is not None}, created_at=created,
+                                 model="SmolLM2-135M-Instruct.Q4_1.gguf", embedder="all-MiniLM-L6-v2")  # fmt: skip
         return sid
 
-    def sessions(self, search=None, limit=200) -> list[dict]:
-        found = [s for s in self.rows.values() if not search or search.lower() in (s["question"] + s["answer"]).lower()]
-        return [{"id": s["id"], "created_at": s["created_at"], "status": s["status"], "question": s["question"],
-                 "device": s["device"], "timings_json": json.dumps(s["timings"]), "sources": len(s["selections"])}
-                for s in sorted(found, key=lambda s: -s["id"])][:limit]  # fmt: skip
+    def sessions(self, search=None, limit=200) -> list[SessionSummary]:
+        found = [s for s in self.rows.values() if not search or search.lower() in (s.question + s.answer).lower()]
+        return [SessionSummary(s.id, s.created_at, s.status, s.question, s.device, len(s.picks), s.timings["total"])
+                for s in sorted(found, key=lambda s: -s.id)][:limit]  # fmt: skip
 
-    def session(self, session_id: int) -> dict:
+    def session(self, session_id: int) -> Session:
         if session_id not in self.rows:
             raise SessionNotFound(f"no session with id {session_id} (see `assistant history`)")
-        return copy.deepcopy(self.rows[session_id])
+        return self.rows[session_id]
 
-    def delete_session(self, session_id: int) -> dict:
+    def delete_session(self, session_id: int) -> Session:
         return self.rows.pop(session_id)
 
-    def roots(self) -> list[dict]:
-        return [{"path": NOTES, "documents": 44, "chunks": 179, "last_indexed_at": "2024-11-02T08:50:00+00:00"}]
+    def roots(self) -> list[Root]:
+        return [Root(NOTES, "2024-11-02T08:50:00+00:00", 44, 179)]
 
     def counts(self) -> dict:
         return {"documents": 44, "chunks": 179, "sessions": len(self.rows)}
@@ -165,17 +165,29 @@ class FakeStore:
                 for cid, c in sorted(CHUNKS.items(), key=lambda kv: kv[1][1])
                 if c[0] == doc and abs(c[1] - ordinal) <= around]  # fmt: skip
 
-    def chunk_hashes_for_path(self, path: str) -> set[str]:
-        return {f"sha-{cid}" for cid, c in CHUNKS.items() if f"{NOTES}/{c[0]}" == path}
+
+class FakeLibrary(Library):
+    """The real ``Library`` over the in-memory store; only the disk check of changed sources is scripted."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self._fake_store = store
+
+    @property
+    def store(self):
+        return self._fake_store
+
+    def changed_sources(self, session: Session) -> dict[int, str]:
+        """One source of the Heron answer changed since (the real one checks the files on disk)."""
+        return {3: "changed since"} if session.question == HERON_QUESTION else {}
 
 
-def nn_picks() -> list[dict]:
-    """What plain NN picks for the Heron question, as ``AskResult.nn`` holds them."""
+def nn_picks() -> list[Pick]:
+    """What plain NN picks for the Heron question, as ``Session.nn`` holds them."""
     out = []
     for rank, chunk_id in enumerate(HERON_NN, 1):
         doc, _, start, end, heading, _text = CHUNKS[chunk_id]
-        out.append({"rank": rank, "chunk_id": chunk_id, "path": f"{NOTES}/{doc}", "start_line": start, "end_line": end,
-                    "heading": heading, "similarity": round(0.84 - rank / 50, 3), "variance": 0.5, "repeat": False})  # fmt: skip
+        out.append(Pick(rank=rank, chunk_id=chunk_id, path=f"{NOTES}/{doc}", start_line=start, end_line=end,
+                        heading=heading, similarity=round(0.84 - rank / 50, 3), variance=0.5, previous=0.5, prior=1.0))  # fmt: skip
     return out
 
 
@@ -188,19 +200,19 @@ class FakeAssistant:
     def __init__(self, config, step_delay: float = 0.0) -> None:
         self.config = config
         self.store = FakeStore()
+        self.library = FakeLibrary(self.store)
         self.step_delay = step_delay
         self.file_delay = 0.0
         self.token_delay = 0.0
         self.asked: list[tuple[str, int | None]] = []
         self.fail_with: Exception | None = None
 
-    def status(self) -> dict:
-        return {"documents": 44, "chunks": 179, "sessions": len(self.store.rows), "index_bytes": 1_228_800,
-                "home": "~/.local/share/assistant", "model": "/opt/models/SmolLM2-135M-Instruct.Q4_1.gguf",
-                "embedder": "/opt/models/all-MiniLM-L6-v2", "device": "cpu", "devices": ["cpu"],
-                "roots": self.store.roots(), "threads": 2}  # fmt: skip
+    def status(self) -> Status:
+        return Status(documents=44, chunks=179, sessions=len(self.store.rows), index_bytes=1_228_800,
+                      home="~/.local/share/assistant", model="/opt/models/SmolLM2-135M-Instruct.Q4_1.gguf",
+                      embedder="/opt/models/all-MiniLM-L6-v2", device="cpu", roots=self.store.roots(), threads=2)  # fmt: skip
 
-    def ask(self, question, *, adapter=None, cancel=None, **options):
+    def ask(self, question, options=None, *, adapter=None, cancel=None, **overrides):
         self.asked.append((question, adapter))
         return self._ask(question, adapter, cancel or threading.Event())
 
@@ -212,8 +224,7 @@ class FakeAssistant:
         yield ev.Stage("retrieving", done=True, seconds=0.04, detail="200 candidates")
         yield ev.Stage("selecting")
         for s in sels:
-            yield ev.Selected(s["rank"], s["chunk_id"], s["document_path"], s["start_line"], s["end_line"], s["heading"],
-                              s["similarity"], s["variance_after"], 1.0, bool(s["repeat"]))  # fmt: skip
+            yield ev.Selected(s)
         yield ev.Stage("selecting", done=True, seconds=0.01, detail=f"{len(sels)} picks, variance 1.000 -> 0.303")
         steps = 0
         if adapter is None:
@@ -224,7 +235,7 @@ class FakeAssistant:
                     self.store.record(None, "2024-11-02T10:00:00+00:00", "interrupted", question, "", sels, 1.0, None,
                                       note="interrupted by the user")  # fmt: skip
                     raise Cancelled("cancelled during learning")
-                yield ev.Step(i, len(sels), s["loss"], 0.6 * i)
+                yield ev.Step(i, len(sels), s.loss, 0.6 * i)
                 steps = i
             yield ev.Stage("learning", done=True, seconds=4.8, detail=f"{steps} steps, loss 3.08 -> 1.91")
         yield ev.Stage("answering")
@@ -235,25 +246,18 @@ class FakeAssistant:
         params = {"context": True, "learn": adapter is None, "adapter_from": adapter}
         new = adapter_row(0, steps) if steps else None
         sid = self.store.record(None, "2024-11-02T10:00:00+00:00", "complete", question, HERON_ANSWER, sels, 6.1, new, params=params)
-        yield ev.Done(AskResult(sid, question, HERON_ANSWER, "complete", sels, 1.0, {"total": 6.1}, "cpu", new, None, params, nn_picks()))
+        yield ev.Done(replace(self.store.session(sid), nn=nn_picks()))
 
     def index(self, paths, **options):
         """A re-index of the notes folder: 44 files, 3 of them changed since the last run."""
-        from assistant.core.facade import IndexReport
-
         yield ev.Stage("discovering")
         yield ev.Stage("discovering", done=True, seconds=0.02, detail="44 files")
         yield ev.Stage("indexing")
         for i in range(1, 45):
             time.sleep(self.file_delay)
-            yield ev.Progress(i, 44, "files", detail=f"{3 * min(i, 3)} chunks")
+            yield ev.Progress(i, 44, "files", chunks=3 * min(i, 3))
         yield ev.Stage("indexing", done=True, seconds=0.5)
         yield ev.Done(IndexReport(updated=3, unchanged=41, chunks=9, seconds=0.5))
-
-
-def fake_changed_sources(store, session) -> dict[int, str]:
-    """Stands in for ``review.changed_sources`` (which checks the files on disk): one source of the Heron answer changed."""
-    return {3: "changed since"} if session["question"] == HERON_QUESTION else {}
 
 
 # ---------------------------------------------------------------- helpers
@@ -296,8 +300,7 @@ async def answered(pilot) -> SourcesPanel:
 
 
 @pytest.fixture
-def fake(home, monkeypatch):
-    monkeypatch.setattr("assistant.core.library.changed_sources", fake_changed_sources)
+def fake(home):
     return FakeAssistant(load_config())
 
 
@@ -306,7 +309,7 @@ def fake(home, monkeypatch):
 
 def test_citations_become_links_only_for_known_sources():
     assert link_citations("SQLite [1], Pi [2] and [7].", 2) == r"SQLite [\[1\]](cite:1), Pi [\[2\]](cite:2) and [7]."
-    assert cite_numbers([{"chunk_id": 5}, {"chunk_id": 6}, {"chunk_id": 5, "repeat": True}]) == [1, 2, 1]
+    assert cite_numbers(selections([(61, 0.5), (62, 0.4), (61, 0.3)])) == [1, 2, 1]
     assert bar(1.0, 4) == "████" and bar(0.0, 4) == "    " and bar(0.5, 3) == "█▌ "
     assert location("/n/a-very-long-file-name-indeed.md", 12, 16, 20).endswith(":12-16")
     assert len(location("/n/a-very-long-file-name-indeed.md", 12, 16, 20)) <= 20
@@ -329,8 +332,8 @@ async def test_ask_streams_the_answer_and_fills_the_sources(fake):
         assert await wait_until(pilot, lambda: panel.nn is not None and not app.busy)
         answer = conversation.answer
         assert "SQLite" in answer.source and "(cite:1)" in answer.source and "(cite:4)" in answer.source
-        assert [s["rank"] for s in panel.sources] == list(range(1, 9)) and panel.table.row_count == 8
-        assert [s["repeat"] for s in panel.sources].count(True) == 1
+        assert [s.rank for s in panel.sources] == list(range(1, 9)) and panel.table.row_count == 8
+        assert [s.repeat for s in panel.sources].count(True) == 1
         assert all("✓" in text_of(app, f"#stage-{name}") for name in ("retrieving", "selecting", "learning", "answering"))
         assert "step 8/8" in text_of(app, "#learn-label")
         assert len(app.screen.query_one("#loss-spark", Sparkline).data) == 8
@@ -351,18 +354,18 @@ async def test_open_a_source_follow_a_citation_and_edit(fake, monkeypatch, tmp_p
         panel.table.focus()
         await pilot.press("down", "enter")  # the second pick, with the chunks around it
         assert await wait_until(pilot, lambda: isinstance(app.screen, SourceScreen))
-        assert app.screen.source["chunk_id"] == 21 and app.screen.cite == 2
+        assert app.screen.source.chunk_id == 21 and app.screen.cite == 2
         assert len(app.screen.query(".chunk")) == 2 and len(app.screen.query(".chunk.picked")) == 1
         await pilot.press("escape")
         assert await wait_until(pilot, lambda: not isinstance(app.screen, SourceScreen))
         # a citation link in the answer opens its source; so does its number key in the panel
         app.ask_screen.conversation.answer.post_message(Markdown.LinkClicked(app.ask_screen.conversation.answer, "cite:3"))
         assert await wait_until(pilot, lambda: isinstance(app.screen, SourceScreen))
-        assert app.screen.cite == 3 and app.screen.source["chunk_id"] == 31
+        assert app.screen.cite == 3 and app.screen.source.chunk_id == 31
         # e opens the file in $EDITOR at the chunk's first line, with the app suspended
         note = tmp_path / "architecture.md"
         note.write_text("# Heron architecture\n")
-        app.screen.source = {**app.screen.source, "path": str(note)}
+        app.screen.source = replace(app.screen.source, path=str(note))
         calls = []
         monkeypatch.setenv("EDITOR", "vi -R")
         monkeypatch.setattr("subprocess.call", lambda argv: calls.append(argv) or 0)
@@ -392,7 +395,7 @@ async def test_keys_work_while_learning_and_esc_cancels(fake):
         assert "Cancelled" in str(app.screen.query(".meta").last().render())
         assert "✓ answering" not in text_of(app, "#stage-answering")
         newest = fake.store.sessions()[0]
-        assert newest["status"] == "interrupted" and newest["question"] == HERON_QUESTION
+        assert newest.status == "interrupted" and newest.question == HERON_QUESTION
 
 
 async def test_a_failing_run_is_a_notification_not_a_traceback(fake):
@@ -424,7 +427,7 @@ async def test_history_search_open_export_and_forget(fake, tmp_path):
         await pilot.press("enter")
         assert await wait_until(pilot, lambda: isinstance(app.screen, SessionScreen))
         screen = app.screen
-        assert screen.session["id"] == 1
+        assert screen.session.id == 1
         assert screen.query_one("#session-curve", Sparkline).data == [1.0, 0.52, 0.47, 0.45]
         assert screen.query_one(SourcesPanel).table.row_count == 3
         assert "r=8" in str(screen.query_one("#session-adapter").render())
@@ -468,7 +471,7 @@ async def test_reask_through_a_sessions_adapter(fake):
         assert fake.asked == [(HERON_QUESTION, 5)]
         assert "adapter of session 5" in str(app.screen.query(".question").last().render())
         assert "learning skipped" in text_of(app, "#stage-learning")
-        assert fake.store.session(6)["params"]["adapter_from"] == 5
+        assert fake.store.session(6).params["adapter_from"] == 5
 
 
 # ---------------------------------------------------------------- palette, theme, settings (test double)
@@ -524,7 +527,7 @@ async def test_index_a_folder_from_the_app(make_assistant, tmp_path):
         assert a.store.counts()["documents"] == 3
         assert "✓ Done" in text_of(app, "#index-summary") and "3 added" in text_of(app, "#index-summary")
         assert "files/s" in text_of(app, "#index-rate")
-        assert await wait_until(pilot, lambda: app.facts and app.facts["documents"] == 3)
+        assert await wait_until(pilot, lambda: app.facts and app.facts.status and app.facts.status.documents == 3)
 
 
 async def test_opens_with_a_missing_model_and_a_missing_device(make_assistant, home):
@@ -564,13 +567,13 @@ async def test_real_ask_then_open_and_export_it_from_history(request, tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await ask(pilot, "What database did Heron move to?")
         assert await wait_until(pilot, lambda: not app.busy, timeout=120)
-        session = real.store.session(real.store.sessions()[0]["id"])
-        assert session["status"] == "complete" and session["adapter"]["steps"] == 2
-        assert app.ask_screen.sources.table.row_count == len(session["selections"]) == 2
-        assert app.ask_screen.conversation.answer_text.strip() == session["answer"].strip() != ""
+        session = real.store.session(real.store.sessions()[0].id)
+        assert session.status == "complete" and session.adapter.steps == 2
+        assert app.ask_screen.sources.table.row_count == len(session.picks) == 2
+        assert app.ask_screen.conversation.answer_text.strip() == session.answer.strip() != ""
         assert "✓ learning" in text_of(app, "#stage-learning") and "step 2/2" in text_of(app, "#learn-label")
-        nn = app.ask_screen.sources.nn  # from AskResult.nn: no second retrieval
-        assert nn and {p["chunk_id"] for p in nn} <= set(real.store.chunks([p["chunk_id"] for p in nn]))
+        nn = app.ask_screen.sources.nn  # from Session.nn: no second retrieval
+        assert nn and {p.chunk_id for p in nn} <= set(real.store.chunks([p.chunk_id for p in nn]))
         await pilot.press("f2")
         table = app.screen.query_one("#history-table", DataTable)
         assert await wait_until(pilot, lambda: table.row_count == 1)
@@ -582,7 +585,7 @@ async def test_real_ask_then_open_and_export_it_from_history(request, tmp_path):
         app.screen.query_one("#export-dir", Input).value = str(tmp_path / "export")
         await pilot.press("enter")
         assert (tmp_path / "export" / "adapter.gguf").is_file()
-        assert (tmp_path / "export" / f"session-{session['id']}.md").is_file()
+        assert (tmp_path / "export" / f"session-{session.id}.md").is_file()
 
 
 # ---------------------------------------------------------------- snapshots (test double, fixed data)
@@ -629,4 +632,4 @@ def test_the_fake_matches_the_real_events():
     assert stages == [(n, d) for n in ("retrieving", "selecting", "learning", "answering") for d in (False, True)]
     kinds = Counter(type(e).__name__ for e in events)
     assert kinds["Selected"] == 8 and kinds["Step"] == 8 and kinds["Done"] == 1 and kinds["Token"] > 10
-    assert isinstance(events[-1].result, AskResult)
+    assert isinstance(events[-1].result, Session)
