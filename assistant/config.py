@@ -69,7 +69,9 @@ class Config:
     lora_targets: str = "all-linear"
     max_train_tokens: int = 256
     # Generation
-    max_tokens: int = 160  # a small model rambles past its answer; 160 tokens hold a few sentences
+    max_tokens: int = 96  # a short answer; the loop guard stops a rambling one earlier
+    prompt: str = "evidence"  # one of PROMPTS: evidence lines (best first) or whole chunks as the model's context
+    abstain_below: float = 0.3  # say the notes do not answer when the best evidence scores below this; 0: never
     temperature: float = 0.0  # deterministic by default
     seed: int = 0
     n_ctx: int = 4096
@@ -120,6 +122,8 @@ RULES: dict[str, tuple] = {
     "lora_alpha": (1e-9, None, "a positive number"),
     "max_train_tokens": (8, 32_768, "a token count from 8"),
     "max_tokens": (1, 32_768, "a token count from 1"),
+    "prompt": PROMPTS,
+    "abstain_below": (0.0, 1.0, "a score between 0 and 1"),
     "temperature": (0.0, 10.0, "a temperature from 0 to 10"),
     "n_ctx": (256, 1_048_576, "a context size from 256"),
     "keep_alive": (-1, None, "seconds, 0 (exit after each job) or -1 (never exit)"),

@@ -149,6 +149,37 @@ def picks_from_rows(rows: list[dict[str, Any]], prior: float | None) -> list[Pic
 
 @serialisable
 @dataclass(frozen=True)
+class Evidence(Record):
+    """One line an answer can rest on."""
+
+    text: str
+    path: str
+    line: int
+    heading: str
+    score: float
+    chunk_id: int
+    files: list[str] = field(default_factory=list)  # every file holding this line, ``path`` first
+    note: str = ""  # why the line number is only approximate, when it is
+
+    def location(self) -> str:
+        name = Path(self.path).name
+        return f"{name}:p{self.line}" if self.path.lower().endswith(".pdf") else f"{name}:{self.line}"
+
+
+@serialisable
+@dataclass(frozen=True)
+class Claim(Record):
+    """One sentence of an answer and what it rests on."""
+
+    text: str
+    cite: int | None  # 1-based index of the evidence line that supports it best
+    score: float
+    supported: bool
+    unsupported: list[str] = field(default_factory=list)  # facts it states that no picked chunk holds
+
+
+@serialisable
+@dataclass(frozen=True)
 class AdapterInfo(Record):
     """A LoRA adapter on disk: the peft folder and the llama.cpp GGUF inside it."""
 
@@ -201,8 +232,14 @@ class Session(Record):
     model: str = ""
     embedder: str = ""
     nn: list[Pick] = field(default_factory=list)  # what plain nearest neighbours would have picked instead
-    evidence: list[Any] = field(default_factory=list)  # answer.evidence.Evidence lines, best first
-    claims: list[Any] = field(default_factory=list)  # answer.attribute.Claim per answer sentence
+    evidence: list[Evidence] = field(default_factory=list)  # the lines the answer rests on, best first
+    claims: list[Claim] = field(default_factory=list)  # one per answer sentence, with its support
+    looped: bool = False  # the answer was cut at its first repeated sentence
+    abstained: bool = False  # the best evidence was too weak: the tool said the notes do not answer
+
+    def unsupported(self) -> list[Claim]:
+        """The answer sentences nothing in the picked sources supports."""
+        return [c for c in self.claims if not c.supported]
 
     @property
     def session_id(self) -> int | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.answer.generator import Context, build_messages, citations
+from assistant.answer.prompt import Context, build_messages, citations
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ def test_citations_are_valid_and_ordered():
 def test_plain_factual_question_gets_a_sane_answer(generator):
     generator.set_adapter(None)
     answer = generator.generate(build_messages("What is the capital of France?", None), max_tokens=32)
-    assert "Paris" in answer
+    assert "Paris" in answer.text and not answer.looped
 
 
 def test_streaming_is_the_answer_and_deterministic(generator):
@@ -35,7 +35,7 @@ def test_streaming_is_the_answer_and_deterministic(generator):
     pieces = []
     messages = build_messages("Name three colours.", None)
     first = generator.generate(messages, max_tokens=24, on_token=pieces.append)
-    assert "".join(pieces) == first and len(pieces) > 1
+    assert "".join(pieces) == first.text and len(pieces) > 1
     assert generator.generate(messages, max_tokens=24) == first
 
 
@@ -87,3 +87,13 @@ def test_missing_model_file_is_a_clear_error(tmp_path):
 
     with pytest.raises(ModelNotFound, match="not found"):
         Generator(Path(tmp_path / "nope.gguf"))
+
+
+def test_a_looping_answer_stops_before_the_repeat(generator):
+    """Ask the model to repeat a sentence: the answer keeps one copy, and the repeat never reaches the caller."""
+    generator.set_adapter(None)
+    pieces = []
+    messages = [{"role": "user", "content": "Write the sentence 'The backup runs at night.' ten times, one per line."}]
+    out = generator.generate(messages, max_tokens=120, on_token=pieces.append)
+    assert "".join(pieces) == out.text
+    assert out.text.lower().count("the backup runs at night") <= 1

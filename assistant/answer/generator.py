@@ -1,10 +1,9 @@
-"""Answering with llama.cpp: the prompt with numbered context, streaming, adapters, citations."""
+"""Answering with llama.cpp: streaming generation with DRY sampling and a loop guard, and adapters switched in place."""
 
 from __future__ import annotations
 
 import ctypes
 import os
-import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,52 +11,23 @@ from pathlib import Path
 
 from assistant.errors import AdapterError, ModelNotFound
 
-SYSTEM = (
-    "You are a helpful assistant answering questions about the user's own notes. "
-    "Use the numbered notes when they are relevant and cite them like [1]. "
-    "Answer briefly and precisely."
-)
-MAX_CONTEXT_CHARS = 2400  # about 600 tokens: keeps prompt processing near a second on 2 cores, and a 135M model loses the question in longer prompts
 MAX_CACHED_ADAPTERS = 4
 REPEAT_PENALTY = 1.15  # a 135M model that just learned a chunk tends to loop on it without one
+REPEAT_LAST_N = 64
+# DRY (p-e-w's "don't repeat yourself" sampler, llama.cpp's llama_sampler_init_dry): penalises extending a
+# sequence the answer already produced, growing with its length. Only the answer's own tokens are accepted
+# into the sampler's history, so copying a line from the prompt costs nothing.
+DRY_MULTIPLIER, DRY_BASE, DRY_ALLOWED_LENGTH = 0.8, 1.75, 2
+DRY_BREAKERS = ["\n", ":", "\"", "*"]
 
 
 @dataclass(frozen=True)
-class Context:
-    n: int
-    path: str
-    start_line: int
-    end_line: int
-    heading: str
+class Generation:
+    """One answer: its text (without a cut repeat), and whether it was cut because it started to loop."""
+
     text: str
-
-
-def build_messages(question: str, contexts: list[Context] | None) -> list[dict]:
-    """A chat with the numbered context (if any) followed by the question."""
-    if not contexts:
-        return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
-    parts, used = [], 0
-    for c in contexts:
-        block = f"[{c.n}] {Path(c.path).name}" + (f" — {c.heading}" if c.heading else "") + f"\n{c.text.strip()}"
-        if used and used + len(block) > MAX_CONTEXT_CHARS:
-            break
-        parts.append(block[:MAX_CONTEXT_CHARS])
-        used += len(block)
-    notes = "\n\n".join(parts)
-    return [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": f"Notes:\n\n{notes}\n\nQuestion: {question}"},
-    ]
-
-
-def citations(answer: str, n_contexts: int) -> list[int]:
-    """The valid [n] citations in an answer, in order of first appearance."""
-    seen: list[int] = []
-    for match in re.finditer(r"\[(\d+)\]", answer):
-        n = int(match.group(1))
-        if 1 <= n <= n_contexts and n not in seen:
-            seen.append(n)
-    return seen
+    looped: bool
+    tokens: int
 
 
 def gguf_metadata(path: Path, key: str) -> str:
@@ -100,7 +70,10 @@ class Generator:
         if not self.gguf_path.is_file():
             raise ModelNotFound(f"model file not found: {self.gguf_path}")
         try:
+            from llama_cpp import llama_chat_format
+
             fmt = _chat_format(self.gguf_path)
+            self._formatter = getattr(llama_chat_format, f"format_{fmt}")
             self.llm = Llama(model_path=str(self.gguf_path), n_ctx=n_ctx, n_threads=threads or os.cpu_count(),
                              seed=seed, chat_format=fmt, logits_all=logits_all, verbose=verbose)  # fmt: skip
         except (ValueError, RuntimeError) as exc:
@@ -150,19 +123,64 @@ class Generator:
             del self._adapters[old_key]
             llama_cpp.llama_adapter_lora_free(handle)
 
+    def _sampler(self, temperature: float, seed: int):
+        from llama_cpp._internals import LlamaSampler
+
+        sampler = LlamaSampler()
+        sampler.add_penalties(REPEAT_LAST_N, REPEAT_PENALTY, 0.0, 0.0)
+        sampler.add_dry(self.llm._model, DRY_MULTIPLIER, DRY_BASE, DRY_ALLOWED_LENGTH, -1, DRY_BREAKERS)
+        if temperature <= 0:
+            sampler.add_greedy()
+        else:
+            sampler.add_temp(temperature)
+            sampler.add_dist(seed)
+        return sampler
+
     def generate(self, messages: list[dict], *, max_tokens: int = 256, temperature: float = 0.0, seed: int = 0,
-                 on_token: Callable[[str], None] | None = None) -> str:  # fmt: skip
-        """Stream the reply; greedy (deterministic) at temperature 0."""
-        pieces = []
-        stream = self.llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=temperature,
-                                                 seed=seed, repeat_penalty=REPEAT_PENALTY, stream=True)  # fmt: skip
-        for chunk in stream:
-            text = chunk["choices"][0]["delta"].get("content")
+                 on_token: Callable[[str], None] | None = None) -> Generation:  # fmt: skip
+        """Stream the reply; greedy (deterministic) at temperature 0. Stops at the end of turn, a stop string,
+        ``max_tokens``, or the first repeated sentence (which the caller never sees)."""
+        import codecs
+
+        import llama_cpp
+
+        from assistant.answer.loops import LoopGuard
+
+        formatted = self._formatter(messages=messages)
+        stops = [s for s in ([formatted.stop] if isinstance(formatted.stop, str) else formatted.stop or []) if s]
+        tokens = self.llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=True, special=True)
+        self.llm.reset()
+        self.llm.eval(tokens)
+        sampler = self._sampler(temperature, seed)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        guard, raw, shown, produced = LoopGuard(), "", [], 0
+        vocab = self.llm._model.vocab
+
+        def show(text: str) -> None:
             if text:
-                pieces.append(text)
+                shown.append(text)
                 if on_token:
                     on_token(text)
-        return "".join(pieces)
+
+        try:
+            for produced in range(1, max_tokens + 1):
+                token = sampler.sample(self.llm._ctx, -1)
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    break
+                sampler.accept(token)
+                piece = decoder.decode(self.llm.detokenize([token], special=False))
+                hit = next((s for s in stops if s in raw + piece), None)
+                if hit:  # cut the stop string (and what follows it) out of this piece
+                    piece = (raw + piece).split(hit)[0][len(raw) :]
+                raw += piece
+                show(guard.feed(piece))
+                if hit or guard.stopped:
+                    break
+                self.llm.eval([token])
+            show(guard.flush())
+        finally:
+            sampler.close()
+        return Generation("".join(shown), guard.stopped, produced)
 
     def token_logprobs(self, tokens: list[int]):
         """Next-token log-probabilities at every position (needs ``logits_all=True``)."""

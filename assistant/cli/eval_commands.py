@@ -104,7 +104,7 @@ def eval_qa(corpus, questions, out, n, home):
 
     render_index(console(), assistant.index([corpus]), quiet=True)
     render_eval(console(), run_qa(assistant, questions or corpus / "QUESTIONS.md", out, corpus.resolve(), n=n))
-    summary = qa_summary(load_rows(out / "qa.jsonl"))
+    summary = qa_summary(load_rows(out / "qa.jsonl"), assistant.config.abstain_below)
     (out / "qa-summary.json").write_text(json.dumps(summary, indent=2))
     (out / "qa-summary.md").write_text(qa_markdown(summary))
     click.echo(qa_markdown(summary))

@@ -21,8 +21,11 @@ from assistant.core.models import Models
 from assistant.errors import AssistantError, Cancelled, IndexEmpty
 from assistant.events import Done, Event, Selected, Stage, Token, Warning
 from assistant.learn import adapters as adapter_files
-from assistant.records import AdapterInfo, Pick, Record, Session, SessionStatus, StageName, serialisable
+from assistant.records import AdapterInfo, Claim, Evidence, Pick, Record, Session, SessionStatus, StageName, serialisable
 from assistant.storage.catalog import Catalog
+
+
+ABSTAIN_TEXT = "Your notes do not seem to answer this. The closest lines are below."
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,11 @@ class AskRun:
     gguf: Path | None = None  # the adapter answering uses
     adapter: AdapterInfo | None = None
     staged: Path | None = None
+    evidence: list[Evidence] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
     answer: str = ""
+    looped: bool = False
+    abstained: bool = False
     note: str | None = None
     timings: Timings = field(default_factory=Timings)
 
@@ -226,9 +233,12 @@ class Asker:
         try:
             yield from self._retrieve_and_select(run)
             run.check_cancel("before learning")  # Esc during retrieval or selection stops here
-            if run.params["learn"]:
-                yield from self._learn(run)
-            yield from self._answer(run)
+            if run.abstained:
+                yield from self._abstain(run)
+            else:
+                if run.params["learn"]:
+                    yield from self._learn(run)
+                yield from self._answer(run)
             yield Done(self._record(run, SessionStatus.COMPLETE))
         except (Cancelled, KeyboardInterrupt, GeneratorExit):
             run.cancel.set()
@@ -257,7 +267,8 @@ class Asker:
             "context": cfg.context if opts.context is None else opts.context, "steps": opts.steps,
             "adapter_from": opts.adapter, "lr": cfg.lr, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
             "lora_targets": cfg.lora_targets, "max_train_tokens": cfg.max_train_tokens, "max_tokens": cfg.max_tokens,
-            "temperature": cfg.temperature, "seed": cfg.seed, "chunk_tokens": cfg.chunk_tokens,
+            "temperature": cfg.temperature, "seed": cfg.seed, "chunk_tokens": cfg.chunk_tokens, "prompt": cfg.prompt,
+            "abstain_below": cfg.abstain_below,
         }  # fmt: skip
         return AskRun(question, params, device, cancel, reuse=reuse, gguf=reuse)
 
@@ -272,9 +283,29 @@ class Asker:
         for pick in picks_of(sel, cands):
             run.picks.append(pick)
             yield Selected(pick)
+        self._find_evidence(run)
         yield run.timings.finish(
             StageName.SELECTING, f"{len(sel.indices)} picks, variance {sel.prior:.3f} -> {sel.variances[-1]:.3f}"
         )
+
+    def _find_evidence(self, run: AskRun) -> None:
+        """The lines the answer should rest on, from SIFT's picks and NN's (the prompt wants the most relevant)."""
+        from assistant.answer.evidence import extract_evidence
+
+        try:
+            run.evidence = extract_evidence(run.question, run.picks + run.nn, self.models.embedder)
+        except (ValueError, RuntimeError) as exc:  # odd text must not cost the answer
+            run.note = f"the evidence lines could not be read ({exc}); answered from whole chunks"
+        floor = self.config.abstain_below
+        run.abstained = bool(floor) and (not run.evidence or run.evidence[0].score < floor) and run.params["context"]
+
+    def _abstain(self, run: AskRun) -> Iterator[Event]:
+        """The notes do not answer this: say so plainly (the closest lines still come with the session)."""
+        yield run.timings.start(StageName.ANSWERING)
+        run.answer = ABSTAIN_TEXT
+        run.note = "learning skipped: no line of the notes answers the question"
+        yield Token(run.answer)
+        yield run.timings.finish(StageName.ANSWERING, "abstained")
 
     def _learn(self, run: AskRun) -> Iterator[Event]:
         """Train the LoRA on the picks; on failure warn and answer without it."""
@@ -315,18 +346,25 @@ class Asker:
             yield Warning(run.note)
             yield run.timings.finish(StageName.LEARNING, "failed")
 
+    def _contexts(self, run: AskRun) -> list:
+        from assistant.answer.prompt import Context
+
+        if not run.params["context"]:
+            return []
+        if run.params["prompt"] == "evidence" and run.evidence:
+            return [Context(i, e.path, e.line, e.line, e.heading, e.text) for i, e in enumerate(run.evidence, 1)]
+        sources = [p for p in run.picks if not p.repeat]
+        return [Context(i, p.path, p.start_line, p.end_line, p.heading, p.text) for i, p in enumerate(sources, 1)]
+
     def _answer(self, run: AskRun) -> Iterator[Event]:
-        from assistant.answer.generator import Context, build_messages
+        from assistant.answer.attribute import attribute
+        from assistant.answer.prompt import build_messages
 
         cfg = self.config
         yield run.timings.start(StageName.ANSWERING)
-        contexts = None
-        if run.params["context"]:
-            sources = [p for p in run.picks if not p.repeat]
-            contexts = [Context(i, p.path, p.start_line, p.end_line, p.heading, p.text) for i, p in enumerate(sources, 1)]
         gen = self.models.generator
         gen.set_adapter(run.gguf)
-        messages = build_messages(run.question, contexts)
+        messages = build_messages(run.question, self._contexts(run), evidence=run.params["prompt"] == "evidence")
 
         def generate(emit):
             def on_token(piece):
@@ -338,8 +376,10 @@ class Asker:
             return gen.generate(messages, max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed,
                                 on_token=on_token)  # fmt: skip
 
-        yield from in_thread(generate, run.cancel)
-        yield run.timings.finish(StageName.ANSWERING)
+        generation = yield from in_thread(generate, run.cancel)
+        run.looped = generation.looped
+        run.claims = attribute(run.answer, run.evidence, [p for p in run.picks + run.nn], self.models.embedder)
+        yield run.timings.finish(StageName.ANSWERING, "stopped at a repeated sentence" if run.looped else "")
 
     def _record(self, run: AskRun, status: SessionStatus) -> Session:
         adapter = None
@@ -350,7 +390,8 @@ class Asker:
         session = Session(
             id=None, question=run.question, answer=run.answer, status=str(status), picks=run.picks, prior=run.prior,
             timings=run.timings.total(), device=run.device, adapter=adapter, note=run.note, params=run.params,
-            model=self.models.gguf_path.name, embedder=self.models.embedder.name, nn=run.nn,
+            model=self.models.gguf_path.name, embedder=self.models.embedder.name, nn=run.nn, evidence=run.evidence,
+            claims=run.claims, looped=run.looped, abstained=run.abstained,
         )  # fmt: skip
         try:
             session_id = self.catalog.store.record_session(session)

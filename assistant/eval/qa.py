@@ -7,81 +7,116 @@ generated answer contains it, per condition, plus recall of the gold file among 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 
 from assistant.events import Progress
-from assistant.eval.stats import fmt, mean_se
+from assistant.eval.stats import fmt, mean_se, paired
 from assistant.eval.lm import _append, _done_keys
 
-QA_CONDITIONS = ("base", "context-nn", "context-sift", "learn-sift", "learn+context-sift")
 QA_ANSWER_TOKENS = 64  # the gold answers are short facts; a longer reply only rambles
+# name -> (context: none | chunks | evidence, learning on?)
+QA_CONDITIONS = {
+    "base": ("none", False),
+    "chunks": ("chunks", False),
+    "evidence": ("evidence", False),
+    "learn+chunks": ("chunks", True),
+    "learn+evidence": ("evidence", True),
+}
+
+
+def _question_setup(assistant, q, n: int, corpus: Path) -> dict:
+    """Selection, evidence lines and gold-file recall for one question (shared by every condition)."""
+    from assistant.answer.evidence import extract_evidence
+    from assistant.core.asker import picks_of
+    from assistant.eval.questions import contains_answer
+
+    sel, cands = assistant.asker.select(q.question, n=n, method="sift", stop=0.0)
+    picks = picks_of(sel, cands)
+    nn = assistant.asker.nn_alternative(sel, cands)
+    evidence = extract_evidence(q.question, picks + nn, assistant.models.embedder)
+    gold = {str((corpus / src).resolve()) for src in q.sources}
+    hits = [contains_answer(e.text, q.answer) for e in evidence] if q.answerable else []
+    return {
+        "picks": picks, "nn": nn, "evidence": evidence,
+        "row": {"recall": {"nn": any(p.path in gold for p in nn), "sift": any(p.path in gold for p in picks)},
+                "evidence_at1": bool(hits[:1] and hits[0]), "evidence_at3": any(hits[:3]),
+                "best_evidence": evidence[0].score if evidence else 0.0,
+                "evidence": [e.text for e in evidence]},
+    }  # fmt: skip
+
+
+def _contexts(kind: str, setup: dict) -> list | None:
+    from assistant.answer.prompt import Context
+
+    if kind == "evidence":
+        return [Context(i, e.path, e.line, e.line, e.heading, e.text) for i, e in enumerate(setup["evidence"], 1)]
+    if kind == "chunks":
+        sources = [p for p in setup["picks"] if not p.repeat]
+        return [Context(i, p.path, p.start_line, p.end_line, p.heading, p.text) for i, p in enumerate(sources, 1)]
+    return None
+
+
+def _condition(assistant, q, setup: dict, kind: str, lora, adapter: Path, corpus_text: str) -> dict:
+    from assistant.answer.attribute import attribute
+    from assistant.answer.prompt import build_messages
+    from assistant.eval.questions import contains_answer
+
+    models, cfg = assistant.models, assistant.config
+    messages = build_messages(q.question, _contexts(kind, setup), evidence=kind == "evidence")
+    gen = models.generator
+    gen.set_adapter(adapter if lora else None)
+    t0 = time.perf_counter()
+    out = gen.generate(messages, max_tokens=QA_ANSWER_TOKENS, temperature=0.0, seed=cfg.seed)
+    seconds = time.perf_counter() - t0
+    claims = attribute(out.text, setup["evidence"], setup["picks"] + setup["nn"], models.embedder)
+    spans = [span for c in claims for span in c.unsupported]
+    return {
+        "generated": out.text, "looped": out.looped, "seconds": seconds,
+        "contains": contains_answer(out.text, q.answer) if q.answerable else None,
+        "answer_bits_per_byte": answer_bits(models.training, messages, q.answer, lora) if q.answerable else None,
+        "quotes_evidence": any(e.text[:40].lower() in out.text.lower() for e in setup["evidence"][:1]),
+        "flagged_sentences": sum(not c.supported for c in claims),
+        "flagged_spans": spans, "spans_in_no_source": [sp for sp in spans if sp.lower() not in corpus_text],
+    }  # fmt: skip
 
 
 def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int = 8) -> Iterator:
-    """The QA protocol over an indexed corpus; results go to ``out/qa.jsonl``."""
-    from assistant.answer.generator import Context, build_messages
+    """The QA protocol over an indexed corpus; results go to ``out/qa.jsonl`` (resumable)."""
+    from assistant.eval.questions import parse_questions
     from assistant.learn.lora_gguf import export_gguf
-    from assistant.eval.questions import contains_answer, parse_questions
-    from assistant.selection.sift import select
     from assistant.learn.tune import TrainConfig, fit_lora
 
     out.mkdir(parents=True, exist_ok=True)
     results = out / "qa.jsonl"
     done = _done_keys(results)
     questions = parse_questions(questions_path)
-    cfg = assistant.config
-    models = assistant.models
+    cfg, models = assistant.config, assistant.models
+    store = assistant.store
+    corpus_text = " ".join(r["text"] for r in store.chunks(store.chunk_ids().tolist()).values()).lower()
     (out / "qa-config.json").write_text(json.dumps({"questions": str(questions_path), "corpus": str(corpus), "n": n,
         "lam": cfg.lam, "k": cfg.k, "lr": cfg.lr, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
         "lora_targets": cfg.lora_targets, "max_train_tokens": cfg.max_train_tokens, "seed": cfg.seed,
-        "max_answer_tokens": QA_ANSWER_TOKENS, "device": models.device, "model": str(models.gguf_path),
-        "embedder": models.embedder.name}, indent=2))  # fmt: skip
+        "abstain_below": cfg.abstain_below, "max_answer_tokens": QA_ANSWER_TOKENS, "device": models.device,
+        "model": str(models.gguf_path), "embedder": models.embedder.name}, indent=2))  # fmt: skip
     for i, q in enumerate(questions, start=1):
         key = f"{q.number}|{n}|{cfg.lam}"
         if key in done:
             yield Progress(i, len(questions), "questions")
             continue
-        row = {"key": key, "number": q.number, "question": q.question, "answer": q.answer, "conditions": {}}
-        sel_sift, cands = assistant.asker.select(q.question, n=n, method="sift", stop=0.0)
-        sel_nn = select(cands.query, cands.vectors, n, method="nn", lam=cfg.lam)
-        ids, rows = cands.ids, cands.rows
-        rows.update(assistant.store.chunks([int(ids[j]) for j in sel_nn.indices if int(ids[j]) not in rows]))
-
-        def contexts(sel):
-            seen, ctx = [], []
-            for j in sel.indices:
-                if j in seen:
-                    continue
-                seen.append(j)
-                r = rows[int(ids[j])]
-                ctx.append(Context(len(ctx) + 1, r["path"], r["start_line"], r["end_line"], r["heading"], r["text"]))
-            return ctx
-
-        gold = {str((corpus / s).resolve()) for s in q.sources}
-        row["recall"] = {name: any(rows[int(ids[j])]["path"] in gold for j in sel.indices) for name, sel in (("nn", sel_nn), ("sift", sel_sift))}
-        texts = [rows[int(ids[j])]["text"] for j in sel_sift.indices]
-        train_cfg = TrainConfig(lr=cfg.lr, r=cfg.lora_r, alpha=cfg.lora_alpha, targets=cfg.lora_targets, max_tokens=cfg.max_train_tokens, seed=cfg.seed)
-        result = fit_lora(models.training, texts, train_cfg)
-        adapter = export_gguf(result, models.training, out / "qa-adapter.gguf")  # rewritten per question: the generator keys adapters by file identity
-        plans = {
-            "base": (None, None),
-            "context-nn": (contexts(sel_nn), None),
-            "context-sift": (contexts(sel_sift), None),
-            "learn-sift": (None, result),
-            "learn+context-sift": (contexts(sel_sift), result),
-        }
-        for name, (ctx, lora) in plans.items():
-            messages = build_messages(q.question, ctx)
-            gen = models.generator
-            gen.set_adapter(adapter if lora else None)
-            text = gen.generate(messages, max_tokens=QA_ANSWER_TOKENS, temperature=0.0, seed=cfg.seed)
-            row["conditions"][name] = {
-                "answer_bits_per_byte": answer_bits(models.training, messages, q.answer, lora),
-                "contains": contains_answer(text, q.answer),
-                "generated": text,
-            }
+        setup = _question_setup(assistant, q, n, corpus)
+        row = {"key": key, "number": q.number, "question": q.question, "answer": q.answer,
+               "answerable": q.answerable, **setup["row"], "conditions": {}}  # fmt: skip
+        train_cfg = TrainConfig(lr=cfg.lr, r=cfg.lora_r, alpha=cfg.lora_alpha, targets=cfg.lora_targets,
+                                max_tokens=cfg.max_train_tokens, seed=cfg.seed)  # fmt: skip
+        t0 = time.perf_counter()
+        result = fit_lora(models.training, [p.text for p in setup["picks"]], train_cfg)
+        row["learn_seconds"] = time.perf_counter() - t0
+        adapter = export_gguf(result, models.training, out / "qa-adapter.gguf")  # rewritten per question
+        for name, (kind, learned) in QA_CONDITIONS.items():
+            row["conditions"][name] = _condition(assistant, q, setup, kind, result if learned else None, adapter, corpus_text)
         models.generator.set_adapter(None)
         _append(results, row)
         yield Progress(i, len(questions), "questions")
@@ -101,21 +136,69 @@ def answer_bits(tm, messages: list[dict], answer: str, lora) -> float:
     return bits_from_logits(logits, ids[0, len(prompt_ids) :], len(answer.encode("utf-8")))
 
 
-def qa_summary(rows: list[dict]) -> dict:
-    out = {"n": len(rows), "conditions": {}, "recall": {}}
+def _mean(rows: list[dict], fn) -> tuple[float, float, int]:
+    return mean_se([float(v) for v in (fn(r) for r in rows) if v is not None])
+
+
+def qa_summary(rows: list[dict], abstain_below: float | None = None) -> dict:
+    """Per condition: gold bits, containment (raw, and as the product shows it: an abstained answer holds
+    nothing), loop rate and flags; per question set: evidence@k, abstention, recall; paired differences."""
+    answerable = [r for r in rows if r.get("answerable", True)]
+    unanswerable = [r for r in rows if not r.get("answerable", True)]
+    floor = abstain_below if abstain_below is not None else 0.0
+    abstains = lambda r: r.get("best_evidence", 1.0) < floor  # noqa: E731
+    out = {"n": len(rows), "n_answerable": len(answerable), "n_unanswerable": len(unanswerable), "conditions": {},
+           "recall": {m: _mean(answerable, lambda r, m=m: r["recall"][m]) for m in ("nn", "sift")},
+           "evidence_at1": _mean(answerable, lambda r: r.get("evidence_at1")),
+           "evidence_at3": _mean(answerable, lambda r: r.get("evidence_at3")), "abstain_below": floor,
+           "abstention": _mean(unanswerable, abstains), "false_abstention": _mean(answerable, abstains)}  # fmt: skip
     for name in QA_CONDITIONS:
-        bits = [r["conditions"][name]["answer_bits_per_byte"] for r in rows if name in r["conditions"]]
-        hits = [float(r["conditions"][name]["contains"]) for r in rows if name in r["conditions"]]
-        out["conditions"][name] = {"answer_bpb": mean_se(bits), "contains": mean_se(hits)}
-    for method in ("nn", "sift"):
-        out["recall"][method] = mean_se([float(r["recall"][method]) for r in rows])
+        have = [r for r in answerable if name in r["conditions"]]
+        c = lambda r, name=name: r["conditions"][name]  # noqa: E731
+        wrong = [r for r in have if not c(r)["contains"]]
+        spans = [(sp, sp in c(r)["spans_in_no_source"]) for r in rows if name in r["conditions"] for sp in c(r)["flagged_spans"]]
+        out["conditions"][name] = {
+            "answer_bpb": _mean(have, lambda r: c(r)["answer_bits_per_byte"]),
+            "contains": _mean(have, lambda r: c(r)["contains"]),
+            "shown_contains": _mean(have, lambda r: c(r)["contains"] and not abstains(r)),
+            "loops": _mean([r for r in rows if name in r["conditions"]], lambda r: c(r)["looped"]),
+            "quotes_evidence": _mean(have, lambda r: c(r)["quotes_evidence"]),
+            "flag_precision": mean_se([float(in_none) for _, in_none in spans]),
+            "wrong_flagged": _mean(wrong, lambda r: c(r)["flagged_sentences"] > 0),
+            "seconds": _mean(have, lambda r: c(r)["seconds"]),
+        }  # fmt: skip
+    out["paired"] = {
+        label: _paired(answerable, a, b)
+        for label, a, b in (("evidence − chunks", "evidence", "chunks"), ("learn+evidence − evidence", "learn+evidence", "evidence"),
+                            ("learn+chunks − chunks", "learn+chunks", "chunks"))
+    }  # fmt: skip
     return out
 
 
+def _paired(rows: list[dict], a: str, b: str) -> dict:
+    have = [r for r in rows if a in r["conditions"] and b in r["conditions"]]
+    contains = paired([float(r["conditions"][a]["contains"]) for r in have], [float(r["conditions"][b]["contains"]) for r in have])
+    bits = paired([r["conditions"][a]["answer_bits_per_byte"] for r in have], [r["conditions"][b]["answer_bits_per_byte"] for r in have])
+    won = sum(r["conditions"][a]["contains"] and not r["conditions"][b]["contains"] for r in have)
+    lost = sum(r["conditions"][b]["contains"] and not r["conditions"][a]["contains"] for r in have)
+    return {"contains": contains, "answer_bpb": bits, "won": won, "lost": lost}
+
+
 def qa_markdown(s: dict) -> str:
-    lines = ["| condition | gold-answer bits/byte (lower is better) | answer contains gold | n |", "|---|---|---|---|"]
+    lines = ["| condition | gold-answer bits/byte | answer contains gold | shown (after abstention) | quotes top line | "
+             "loop rate | flagged spans in no source | wrong answers flagged | s/answer | n |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name, m in s["conditions"].items():
-        lines.append(f"| {name} | {fmt(*m['answer_bpb'][:2])} | {fmt(*m['contains'][:2], digits=2)} | {m['answer_bpb'][2]} |")
-    lines.append("")
-    lines.append("Recall of a gold source file among the picks: " + ", ".join(f"{m} {fmt(*v[:2], digits=2)}" for m, v in s["recall"].items()))
+        lines.append(f"| {name} | {fmt(*m['answer_bpb'][:2])} | {fmt(*m['contains'][:2], digits=2)} | "
+                     f"{fmt(*m['shown_contains'][:2], digits=2)} | {fmt(*m['quotes_evidence'][:2], digits=2)} | "
+                     f"{fmt(*m['loops'][:2], digits=2)} | {fmt(*m['flag_precision'][:2], digits=2)} (n {m['flag_precision'][2]}) | "
+                     f"{fmt(*m['wrong_flagged'][:2], digits=2)} | {m['seconds'][0]:.2f} | {m['contains'][2]} |")  # fmt: skip
+    lines += ["", "| paired difference | containment | gold bits/byte | won / lost |", "|---|---|---|---|"]
+    for label, d in s["paired"].items():
+        lines.append(f"| {label} | {fmt(*d['contains'][:2], digits=2)} | {fmt(*d['answer_bpb'][:2])} | {d['won']} / {d['lost']} |")
+    lines += ["", f"evidence@1 {fmt(*s['evidence_at1'][:2], digits=2)}, evidence@3 {fmt(*s['evidence_at3'][:2], digits=2)} "
+              f"(n {s['evidence_at1'][2]}); abstention below {s['abstain_below']}: {fmt(*s['abstention'][:2], digits=2)} on "
+              f"{s['n_unanswerable']} unanswerable, false abstention {fmt(*s['false_abstention'][:2], digits=2)} on "
+              f"{s['n_answerable']} answerable. Recall of a gold file among the picks: "
+              + ", ".join(f"{m} {fmt(*v[:2], digits=2)}" for m, v in s["recall"].items())]  # fmt: skip
     return "\n".join(lines) + "\n"

@@ -17,7 +17,13 @@ class Question:
     answer: str
     sources: tuple[str, ...]
 
+    @property
+    def answerable(self) -> bool:
+        """False for questions marked ``- answer: UNANSWERABLE``: the notes do not say, and the tool should say so."""
+        return self.answer.strip().upper() != UNANSWERABLE
 
+
+UNANSWERABLE = "UNANSWERABLE"
 _HEAD = re.compile(r"^##\s+(\d+)\.\s+(.+?)\s*$")
 _FIELD = re.compile(r"^-\s+(answer|sources):\s*(.+?)\s*$", re.IGNORECASE)
 

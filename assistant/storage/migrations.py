@@ -102,3 +102,14 @@ def m002_evidence_and_recipe(db: Database) -> None:
         ALTER TABLE adapters ADD COLUMN recipe TEXT NOT NULL DEFAULT 'raw';
         """
     )
+
+
+@migrations()
+def m003_answer_outcome(db: Database) -> None:
+    # Whether the answer was cut at a loop, or the tool abstained because no line answered the question.
+    db.executescript(
+        """
+        ALTER TABLE sessions ADD COLUMN looped INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sessions ADD COLUMN abstained INTEGER NOT NULL DEFAULT 0;
+        """
+    )

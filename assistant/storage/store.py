@@ -220,10 +220,11 @@ class Store:
         with self.db.atomic():
             cur = self.db.execute(
                 "INSERT INTO sessions(created_at, status, question, answer, model, embedder, device, params_json, "
-                "timings_json, prior, note, evidence_json, claims_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "timings_json, prior, note, evidence_json, claims_json, looped, abstained) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [now(), session.status, session.question, session.answer, session.model, session.embedder,
                  session.device, json.dumps(session.params), json.dumps(session.timings), session.prior, session.note,
-                 json.dumps(encode(session.evidence)), json.dumps(encode(session.claims))],
+                 json.dumps(encode(session.evidence)), json.dumps(encode(session.claims)), int(session.looped),
+                 int(session.abstained)],
             )  # fmt: skip
             session_id = cur.lastrowid
             for pick in session.picks:
@@ -262,7 +263,8 @@ class Store:
             adapter=AdapterInfo.from_row(adapters[0]) if adapters else None, note=row["note"],
             params=json.loads(row["params_json"]), created_at=row["created_at"], model=row["model"],
             embedder=row["embedder"], evidence=decode(json.loads(row.get("evidence_json") or "[]")),
-            claims=decode(json.loads(row.get("claims_json") or "[]")),
+            claims=decode(json.loads(row.get("claims_json") or "[]")), looped=bool(row.get("looped")),
+            abstained=bool(row.get("abstained")),
         )  # fmt: skip
 
     def delete_session(self, session_id: int) -> Session:

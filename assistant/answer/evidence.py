@@ -1,0 +1,207 @@
+"""Evidence lines: the sentences and lines of the picked chunks that best answer the question, with file:line.
+
+A small model does not copy facts faithfully, so the tool shows the lines themselves. Each line is scored
+together with its heading and the line before it (in documentation the line holding a value often says only
+"The default is 300 seconds."), by the embedder's cosine plus a lexical overlap with the question. The same
+line found in several files is shown once, with the files it appears in.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.records import Evidence, Pick
+
+TOP_LINES = 3
+MAX_UNIT_CHARS = 300  # a 10,000-character line is cut into windows of this size
+MIN_UNIT_CHARS = 12  # shorter pieces join their neighbour ("Yes." says nothing alone)
+# Weights of the score: cosine of the line with its heading and previous line, cosine of the bare line, and
+# the IDF-weighted share of the question's words the line (or its heading) holds. Chosen on corpus/QUESTIONS.md
+# (see README "Evidence ranking"), reported on the Python-docs set.
+WEIGHTS = {"context": 0.4, "bare": 0.2, "lexical": 0.4}
+SAME_LINE = 0.97  # bare cosine above which two lines from different files count as the same fact
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_MARKUP_ONLY = re.compile(r"^[\s=\-~^*#`_|+:.]*$")
+_STOP = frozenset(
+    "a an and are as at be by did do does for from has have how i in is it its me my of on or our so that the "
+    "their them there these this to was we were what when where which who whom why will with you your".split()
+)
+
+
+@dataclass
+class _Unit:
+    text: str
+    pick: Pick
+    offset: int  # line offset inside the chunk text
+    before: str  # the unit before it in the same chunk
+
+
+_BLOCK_START = re.compile(r"^\s*([-*+]\s|\d+[.)]\s|#|\||>|\.\. |:\w+:)")
+
+
+def _paragraphs(text: str) -> list[tuple[list[tuple[int, int]], str]]:
+    """Each paragraph, hard-wrapped lines joined, with (character position, line offset) of every joined line;
+    list items, table rows and headings stand alone, so a sentence wrapped over two lines is read whole."""
+    out: list[tuple[list[tuple[int, int]], str]] = []
+    open_para = False
+    for offset, raw in enumerate(text.splitlines()):
+        line = raw.strip()
+        if not line or _MARKUP_ONLY.match(line):
+            open_para = False
+            continue
+        joins = open_para and not _BLOCK_START.match(raw) and not _BLOCK_START.match(out[-1][1])
+        if joins and len(out[-1][1]) < 2000:
+            starts, para = out[-1]
+            out[-1] = ([*starts, (len(para) + 1, offset)], para + " " + line)
+        else:
+            out.append(([(0, offset)], line))
+        open_para = True
+    return out
+
+
+def _line_at(starts: list[tuple[int, int]], position: int) -> int:
+    return max(offset for pos, offset in starts if pos <= position)
+
+
+def _informative(unit: str) -> bool:
+    """A heading word or a byline ("Notes: Maya.") is no evidence; a short line with a number can be."""
+    return len(_WORD.findall(unit)) >= 4 or any(ch.isdigit() for ch in unit)
+
+
+def split_units(text: str) -> list[tuple[int, str]]:
+    """(line offset, text) for each sentence of a chunk; a 10,000-character run becomes windows."""
+    out: list[tuple[int, str]] = []
+    for starts, para in _paragraphs(text):
+        position = 0
+        merged: list[tuple[int, str]] = []
+        for piece in _SENTENCE_END.split(para):
+            at = para.index(piece, position)
+            position = at + len(piece)
+            if merged and len(piece) < MIN_UNIT_CHARS:
+                merged[-1] = (merged[-1][0], merged[-1][1] + " " + piece)
+            else:
+                merged.append((at, piece))
+        for at, piece in merged:
+            clean = piece.lstrip("#>*-+| ").strip()
+            for start in range(0, len(clean), MAX_UNIT_CHARS):
+                window = clean[start : start + MAX_UNIT_CHARS]
+                if _informative(window):
+                    out.append((_line_at(starts, at + start), window))
+    return out
+
+
+def _terms(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if w not in _STOP and (len(w) > 2 or w.isdigit())]
+
+
+def lexical_scores(question: str, texts: list[str]) -> np.ndarray:
+    """The IDF-weighted share of the question's words that each text holds (IDF over these texts)."""
+    q = set(_terms(question))
+    if not q or not texts:
+        return np.zeros(len(texts))
+    docs = [set(_terms(t)) for t in texts]
+    df = Counter(w for d in docs for w in d if w in q)
+    idf = {w: math.log(1 + len(docs) / (1 + df[w])) for w in q}
+    total = sum(idf.values()) or 1.0
+    return np.array([sum(idf[w] for w in q & d) / total for d in docs])
+
+
+class SourceLines:
+    """Finds a unit's real line in its file; remembers files it could not read."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, list[str] | None] = {}
+
+    def _lines(self, path: str) -> list[str] | None:
+        if path not in self._files:
+            try:
+                if path.lower().endswith((".pdf", ".docx", ".epub", ".odt", ".pptx", ".ipynb", ".mbox", ".eml")):
+                    raise OSError("not a text file")
+                self._files[path] = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                self._files[path] = None
+        return self._files[path]
+
+    def locate(self, unit: _Unit) -> tuple[int, str]:
+        """(line number, note). Searches the file near the chunk's lines for the unit's opening words."""
+        guess = unit.pick.start_line + unit.offset
+        if unit.pick.path.lower().endswith(".pdf"):
+            return unit.pick.start_line, ""
+        lines = self._lines(unit.pick.path)
+        if lines is None:
+            return guess, "the source file could not be read; the line number comes from the index"
+        probe = unit.text[:40]
+        lo, hi = max(0, unit.pick.start_line - 1), min(len(lines), unit.pick.end_line + 5)
+        for number in range(lo, hi):
+            if probe in lines[number]:
+                return number + 1, ""
+        return guess, ""
+
+
+def extract_evidence(question: str, picks: list[Pick], embedder, *, top: int = TOP_LINES) -> list[Evidence]:
+    """The ``top`` best lines of the distinct picks, best first, the same line across files merged.
+
+    Callers pass SIFT's picks and NN's: SIFT's spread serves what the adapter learns, while the prompt wants
+    the most relevant lines, which NN's closest chunks often hold (README, "Evidence ranking")."""
+    units = _units(picks)
+    if not units:
+        return []
+    bare_texts = [u.text for u in units]
+    context_texts = [" ".join(x for x in (u.pick.heading, u.before, u.text) if x) for u in units]
+    vectors = embedder.embed([question, *bare_texts, *context_texts])
+    q, bare, context = vectors[0], vectors[1 : 1 + len(units)], vectors[1 + len(units) :]
+    lexical = lexical_scores(question, [f"{u.pick.heading} {u.text}" for u in units])
+    scores = WEIGHTS["context"] * (context @ q) + WEIGHTS["bare"] * (bare @ q) + WEIGHTS["lexical"] * lexical
+    return _merge(units, scores, bare, top)
+
+
+def _units(picks: list[Pick]) -> list[_Unit]:
+    units: list[_Unit] = []
+    seen: set[int] = set()
+    for pick in picks:
+        if pick.repeat or pick.chunk_id in seen:
+            continue
+        seen.add(pick.chunk_id)
+        before = ""
+        for offset, text in split_units(pick.text):
+            units.append(_Unit(text, pick, offset, before))
+            before = text
+    return units
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _same(a: str, b: str, cosine: float) -> bool:
+    """The same fact: equal words, one line inside the other ("Hi Jonas, TAP flight ..."), or near-equal vectors."""
+    a, b = _norm(a), _norm(b)
+    short, long = sorted((a, b), key=len)
+    return a == b or (len(short) >= 30 and short in long) or cosine >= SAME_LINE
+
+
+def _merge(units: list[_Unit], scores: np.ndarray, bare: np.ndarray, top: int) -> list[Evidence]:
+    lines = SourceLines()
+    chosen: list[tuple[int, list[str]]] = []  # (unit index, files)
+    for i in np.argsort(-scores, kind="stable"):
+        same = next((c for c in chosen if _same(units[c[0]].text, units[i].text, float(bare[c[0]] @ bare[i]))), None)
+        if same is not None:
+            if units[i].pick.path not in same[1]:
+                same[1].append(units[i].pick.path)
+            continue
+        if len(chosen) < top:
+            chosen.append((int(i), [units[i].pick.path]))
+    out = []
+    for i, files in chosen:
+        u = units[i]
+        line, note = lines.locate(u)
+        out.append(Evidence(u.text, u.pick.path, line, u.pick.heading, float(scores[i]), u.pick.chunk_id, files, note))
+    return out

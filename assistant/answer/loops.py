@@ -1,0 +1,60 @@
+"""Stop a looping answer at its first repeated sentence or line, before the user sees the repeat.
+
+Text is released as it streams, except while the sentence being written could still turn out to be a
+repeat (it is a prefix of an earlier one). When it completes as a repeat, it is dropped and generation stops.
+"""
+
+from __future__ import annotations
+
+import re
+
+_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_MIN_CHARS = 12  # "Yes." twice is not a loop; a repeated clause of this length is
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+class LoopGuard:
+    """Feed streamed pieces in; get back what may be shown. ``stopped`` turns true at the first repeat."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.current = ""  # the sentence being written
+        self.released = 0  # how much of it has been shown
+        self.stopped = False
+
+    def _held(self, partial: str) -> bool:
+        norm = _norm(partial)
+        return bool(norm) and any(s.startswith(norm) for s in self.seen)
+
+    def feed(self, piece: str) -> str:
+        """The text that is safe to show now ('' once stopped)."""
+        if self.stopped:
+            return ""
+        self.current += piece
+        shown = ""
+        while (match := _END.search(self.current)) is not None:
+            sentence, rest = self.current[: match.end()], self.current[match.end() :]
+            norm = _norm(sentence)
+            if len(norm) >= _MIN_CHARS and norm in self.seen:
+                # every prefix of a repeat was a prefix of its first copy, so none of it was shown
+                self.stopped, self.current, self.released = True, "", 0
+                return shown
+            if len(norm) >= _MIN_CHARS:
+                self.seen.add(norm)
+            shown += sentence[self.released :]
+            self.current, self.released = rest, 0
+        if not self._held(self.current):
+            shown += self.current[self.released :]
+            self.released = len(self.current)
+        return shown
+
+    def flush(self) -> str:
+        """What is left when generation ends on its own: shown unless it repeats a whole earlier sentence."""
+        rest, norm = self.current[self.released :], _norm(self.current)
+        self.current, self.released = "", 0
+        if self.stopped or (len(norm) >= _MIN_CHARS and norm in self.seen):
+            return ""
+        return rest

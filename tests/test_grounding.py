@@ -1,0 +1,84 @@
+"""Grounded answers without the LLM: the loop guard, evidence lines, attribution, and odd input."""
+
+from pathlib import Path
+
+import pytest
+
+from assistant.answer.attribute import attribute, facts
+from assistant.answer.evidence import extract_evidence, split_units
+from assistant.answer.loops import LoopGuard
+from assistant.records import Pick
+
+
+def stream(guard: LoopGuard, text: str, step: int = 3) -> str:
+    shown = "".join(guard.feed(text[i : i + step]) for i in range(0, len(text), step))
+    return shown + guard.flush()
+
+
+def test_the_loop_guard_never_shows_a_repeat():
+    guard = LoopGuard()
+    shown = stream(guard, "The backup runs at 02:30. It keeps 30 copies. The backup runs at 02:30. It keeps 30")
+    assert shown == "The backup runs at 02:30. It keeps 30 copies. " and guard.stopped
+
+
+def test_the_loop_guard_passes_an_answer_without_repeats_whole():
+    text = "Heron moved to SQLite [1].\nThe Pi ran out of memory. Yes. Yes."
+    guard = LoopGuard()
+    assert stream(guard, text) == text and not guard.stopped
+
+
+def pick(path: str, text: str, heading: str = "", start: int = 1, chunk_id: int = 1) -> Pick:
+    return Pick(rank=chunk_id, chunk_id=chunk_id, path=path, start_line=start, end_line=start + text.count("\n"),
+                heading=heading, similarity=0.5, variance=0.5, previous=1.0, prior=1.0, text=text)  # fmt: skip
+
+
+@pytest.fixture
+def notes(tmp_path) -> Path:
+    (tmp_path / "trip.md").write_text("# Lisbon\n\n## Flights\n\nWe fly with TAP.\nTAP flight TP753 leaves Copenhagen\nat 07:40 on 2024-06-14.\n")
+    (tmp_path / "mail.txt").write_text("Hi Jonas,\nTAP flight TP753 leaves Copenhagen at 07:40 on 2024-06-14.\n")
+    return tmp_path
+
+
+def test_evidence_finds_the_line_with_its_file_and_merges_copies(embedder, notes):
+    trip = pick(str(notes / "trip.md"), "We fly with TAP.\nTAP flight TP753 leaves Copenhagen\nat 07:40 on 2024-06-14.",
+                "Lisbon > Flights", start=5, chunk_id=1)  # fmt: skip
+    mail = pick(str(notes / "mail.txt"), "Hi Jonas,\nTAP flight TP753 leaves Copenhagen at 07:40 on 2024-06-14.", chunk_id=2)
+    lines = extract_evidence("What time does the TAP flight leave Copenhagen?", [trip, mail], embedder)
+    assert "07:40" in lines[0].text
+    assert sorted(Path(f).name for f in lines[0].files) == ["mail.txt", "trip.md"]  # one fact, two files
+    for e in lines:  # a wrapped sentence is read whole and points at the file line it starts on
+        if Path(e.path).name == "trip.md":
+            assert e.line == (6 if "07:40" in e.text else 5)
+    assert lines[0].location().endswith(f":{lines[0].line}")
+
+
+@pytest.mark.parametrize("text", [
+    "id,value\n1,2\n3,4\n5,6",  # a table, no sentence punctuation
+    "x" * 10_000,  # a 10,000-character line
+    "مرحبا بكم في الملاحظات. الرحلة تغادر في الساعة 07:40.",  # right-to-left
+    "東京への便は午前七時四十分に出発します。ホテルは駅の近くです。",  # CJK
+])
+def test_evidence_survives_odd_text(embedder, tmp_path, text):
+    lines = extract_evidence("when does it leave", [pick(str(tmp_path / "gone.md"), text)], embedder)
+    assert all(len(e.text) <= 300 for e in lines)
+    assert all("could not be read" in e.note for e in lines)  # the file was deleted since indexing
+
+
+def test_split_units_joins_wrapped_lines_and_drops_bylines():
+    units = split_units("Notes: Maya.\nThe deductible is\n1,500 SEK for each claim.\n\n- item one with 3 words")
+    assert [u for _, u in units] == ["The deductible is 1,500 SEK for each claim.", "item one with 3 words"]
+    assert [o for o, _ in units] == [1, 4]
+
+
+def test_a_changed_time_is_flagged_and_a_copied_one_is_not(embedder, notes):
+    source = pick(str(notes / "mail.txt"), "TAP flight TP753 leaves Copenhagen at 07:40 on 2024-06-14.")
+    lines = extract_evidence("When does the flight leave?", [source], embedder)
+    wrong, right = attribute("The TAP flight leaves Copenhagen at 08:45 [1].\nIt leaves at 07:40 on 2024-06-14 [1].",
+                             lines, [source], embedder)  # fmt: skip
+    assert not wrong.supported and wrong.unsupported == ["08:45"]
+    assert right.supported and right.unsupported == [] and right.cite == 1
+
+
+def test_facts_are_numbers_codes_paths_and_names():
+    found = facts("Ask Ingrid Halvorsen about TP753 at 07:40 in /srv/heron/heron.db [2].")
+    assert {"Ingrid Halvorsen", "TP753", "07:40", "/srv/heron/heron.db"} <= set(found) and "2" not in found
