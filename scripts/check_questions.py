@@ -80,9 +80,11 @@ def check(corpus: Path) -> int:
     formats = Counter(p.suffix.lstrip(".") for p in files)
     print(f"{len(files)} files: " + ", ".join(f"{n} {ext}" for ext, n in formats.most_common()))
     unanswerable = sum(q.get("answer", "").strip().upper() == UNANSWERABLE for q in items)
-    print(f"{len(items)} questions: {len(items) - unanswerable} answerable, {unanswerable} unanswerable; "
-          f"{sum(len(q.get('sources', [])) >= 2 for q in items)} with 2+ sources, "
-          f"{sum(len(q.get('sources', [])) >= 3 for q in items)} with 3+")
+    print(
+        f"{len(items)} questions: {len(items) - unanswerable} answerable, {unanswerable} unanswerable; "
+        f"{sum(len(q.get('sources', [])) >= 2 for q in items)} with 2+ sources, "
+        f"{sum(len(q.get('sources', [])) >= 3 for q in items)} with 3+"
+    )
     for e in errors:
         print("FAIL", e)
     print("OK" if not errors else f"{len(errors)} problems")

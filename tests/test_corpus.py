@@ -2,8 +2,8 @@
 
 import pytest
 
-from assistant.index.ingest import file_format, read_blocks
 from assistant.eval.questions import normalise, parse_questions
+from assistant.index.ingest import file_format, read_blocks
 from tests.conftest import CORPUS, ROOT
 
 
