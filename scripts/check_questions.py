@@ -1,10 +1,12 @@
-"""Check corpus/QUESTIONS.md against the corpus, independently of the project's own readers.
+"""Check a corpus's QUESTIONS.md against the corpus, independently of the project's own readers.
 
 Every answer must occur (case-insensitive, whitespace-normalised) in the text of every listed
 source: PDFs are read with pypdf, HTML with BeautifulSoup (script and style dropped), everything
-else as UTF-8 text. Also reports the corpus's files by format and the repeated answers.
+else as UTF-8 text. Items answered ``UNANSWERABLE`` must list no sources; that no file answers them
+is checked by hand (grep), since absence of a fact cannot be read off a string. Also reports the
+corpus's files by format.
 
-    . .venv/bin/activate && python scripts/check_questions.py [corpus]
+    . .venv/bin/activate && python scripts/check_questions.py [corpus ...]   # default: corpus
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
 HEAD = re.compile(r"^##\s+(\d+)\.\s+(.+?)\s*$")
+UNANSWERABLE = "UNANSWERABLE"
 FIELD = re.compile(r"^-\s+(answer|sources):\s*(.+?)\s*$", re.IGNORECASE)
 
 
@@ -48,14 +51,18 @@ def parse(path: Path) -> list[dict]:
     return items
 
 
-def main() -> int:
-    corpus = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "corpus")
+def check(corpus: Path) -> int:
+    print(f"{corpus}:")
     items = parse(corpus / "QUESTIONS.md")
     errors: list[str] = []
     if [q["n"] for q in items] != list(range(1, len(items) + 1)):
         errors.append("questions are not numbered 1..N in order")
     cache: dict[Path, str] = {}
     for q in items:
+        if q.get("answer", "").strip().upper() == UNANSWERABLE:
+            if q.get("sources"):
+                errors.append(f"{q['n']}: UNANSWERABLE but lists sources")
+            continue
         if not q.get("answer") or not q.get("sources"):
             errors.append(f"{q['n']}: missing answer or sources")
             continue
@@ -68,14 +75,33 @@ def main() -> int:
                 cache[path] = norm(text_of(path))
             if norm(q["answer"]) not in cache[path]:
                 errors.append(f"{q['n']}: {q['answer']!r} not in {source}")
-    files = [p for p in corpus.rglob("*") if p.is_file() and p.name not in ("QUESTIONS.md", ".assistantignore")]
+    skip = {"QUESTIONS.md", ".assistantignore", *ignored_names(corpus)}
+    files = [p for p in corpus.rglob("*") if p.is_file() and p.name not in skip]
     formats = Counter(p.suffix.lstrip(".") for p in files)
     print(f"{len(files)} files: " + ", ".join(f"{n} {ext}" for ext, n in formats.most_common()))
-    print(f"{len(items)} questions, {sum(len(q.get('sources', [])) >= 3 for q in items)} with 3+ sources")
+    unanswerable = sum(q.get("answer", "").strip().upper() == UNANSWERABLE for q in items)
+    print(
+        f"{len(items)} questions: {len(items) - unanswerable} answerable, {unanswerable} unanswerable; "
+        f"{sum(len(q.get('sources', [])) >= 2 for q in items)} with 2+ sources, "
+        f"{sum(len(q.get('sources', [])) >= 3 for q in items)} with 3+"
+    )
     for e in errors:
         print("FAIL", e)
     print("OK" if not errors else f"{len(errors)} problems")
     return 1 if errors else 0
+
+
+def ignored_names(corpus: Path) -> list[str]:
+    """Plain file names listed in the corpus's .assistantignore (patterns are not expanded)."""
+    path = corpus / ".assistantignore"
+    if not path.is_file():
+        return []
+    return [l.strip() for l in path.read_text(encoding="utf-8").splitlines() if l.strip() and not l.startswith("#")]
+
+
+def main() -> int:
+    corpora = [Path(a) for a in sys.argv[1:]] or [Path(__file__).resolve().parent.parent / "corpus"]
+    return max(check(corpus) for corpus in corpora)
 
 
 if __name__ == "__main__":
