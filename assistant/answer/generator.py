@@ -127,7 +127,7 @@ class Generator:
         from llama_cpp._internals import LlamaSampler
 
         sampler = LlamaSampler()
-        sampler.add_penalties(REPEAT_LAST_N, REPEAT_PENALTY, 0.0, 0.0)
+        sampler.add_penalties(self.llm.n_vocab(), REPEAT_LAST_N, REPEAT_PENALTY, 0.0, 0.0)
         sampler.add_dry(self.llm._model, DRY_MULTIPLIER, DRY_BASE, DRY_ALLOWED_LENGTH, -1, DRY_BREAKERS)
         if temperature <= 0:
             sampler.add_greedy()

@@ -167,11 +167,29 @@ def render_ask(out: Console, stream: Iterable[ev.Event], *, quiet: bool = False)
         status.stop()
     if bar is not None:
         bar.stop()
+    if result is not None:
+        render_grounding(out, result)
     if result is not None and not quiet:
         out.print(sources_table(result.picks))
         timings = "  ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
         out.print(f"[dim]session {result.id} · {result.device} · {timings}[/]")
     return result
+
+
+def render_grounding(out: Console, session: Session) -> None:
+    """The evidence lines under the answer, as quotes with file:line, and what no source supports."""
+    for claim in session.unsupported():
+        facts = f" ({', '.join(claim.unsupported)} in no source)" if claim.unsupported else ""
+        out.print(f"[yellow]⚠ not supported by your notes:[/] [dim]{claim.text}[/]{facts}", highlight=False)
+    if session.evidence:
+        out.print("[bold]Evidence[/]" + (" [dim](the closest lines)[/]" if session.abstained else ""))
+    width = max(out.width - 4, 40)
+    for n, e in enumerate(session.evidence, 1):
+        also = f" [dim](in {len(e.files)} files)[/]" if len(e.files) > 1 else ""
+        out.print(f" [bold][{n}][/] [cyan]{e.location()}[/]{also} [dim]{fit_path(str(Path(e.path).parent), 30)}[/]")
+        out.print(f"     “{e.text[: width * 2]}”", highlight=False)
+        if e.note:
+            out.print(f"     [dim]{e.note}[/]")
 
 
 def render_explain(out: Console, explanation: Explanation) -> None:
@@ -219,6 +237,7 @@ def render_session(out: Console, session: Session, changed: dict[int, str]) -> N
     out.print(Panel(session.answer or "[dim](no answer)[/]", title="answer", title_align="left"))
     if session.note:
         out.print(f"[yellow]note:[/] {session.note}")
+    render_grounding(out, session)
     if session.picks:
         out.print(sources_table(session.picks))
         curve = [session.prior or 0.0] + [p.variance for p in session.picks]

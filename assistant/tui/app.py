@@ -214,6 +214,19 @@ class AssistantApp(App):
         neighbours = self.safely(self.assistant.library.neighbours, message.source.chunk_id) or []
         self.push_screen(SourceScreen(message.source, neighbours, message.cite))
 
+    def on_evidence_list_opened(self, message) -> None:
+        """Enter on an evidence line: its chunk with the text around it; `e` opens the file at that line."""
+        from assistant.tui.screens.source import SourceScreen
+
+        e = message.evidence
+        panel = self.ask_screen.sources
+        known = [p for p in [*panel.sources, *(panel.nn or [])] if p.chunk_id == e.chunk_id]
+        pick = known[0] if known else Pick(rank=0, chunk_id=e.chunk_id, path=e.path, start_line=e.line, end_line=e.line,
+                                           heading=e.heading, similarity=0.0, variance=0.0, previous=0.0, prior=0.0,
+                                           text=e.text)  # fmt: skip
+        neighbours = self.safely(self.assistant.library.neighbours, e.chunk_id) or []
+        self.push_screen(SourceScreen(pick, neighbours, line=e.line))
+
     def current_citations(self) -> list[tuple[int, Pick]]:
         """(citation number, source) for each unique source of the answer on the Ask screen."""
         sources = self.ask_screen.sources.sources if self.ask_screen.is_mounted else []

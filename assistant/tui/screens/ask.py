@@ -102,7 +102,7 @@ class AskScreen(Screen):
             meta = f"session {r.id} · {learned} · {r.device}" + (f" · {total:.1f}s" if total else "")
             if r.note:
                 meta += f"\n⚠ {r.note}"
-            await self.conversation.finish(r.answer, contexts, meta, self.sources.sources)
+            await self.conversation.finish(r.answer, contexts, meta, self.sources.sources, r)
             self.sources.set_nn(r.nn or None)  # what plain nearest neighbours would have picked
 
     async def stopped(self, why: str, kind: str = "warning") -> None:

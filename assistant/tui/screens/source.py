@@ -23,9 +23,10 @@ def lines(start: int | None, end: int | None) -> str:
 class SourceScreen(ModalScreen):
     BINDINGS = [Binding("escape,q", "dismiss", "Close"), Binding("e", "edit", "Open in $EDITOR")]
 
-    def __init__(self, source: Pick, neighbours: list[dict], cite: int | None = None) -> None:
+    def __init__(self, source: Pick, neighbours: list[dict], cite: int | None = None, line: int | None = None) -> None:
         super().__init__()
         self.source = source
+        self.line = line  # an evidence line: the editor opens there, not at the chunk's first line
         self.neighbours = neighbours
         self.cite = cite
 
@@ -33,7 +34,8 @@ class SourceScreen(ModalScreen):
         s = self.source
         ref = f"[{self.cite}] " if self.cite else ""
         with Vertical(id="source-box", classes="modal-box"):
-            yield Static(f"{ref}{Path(s.path).name} · {lines(s.start_line, s.end_line)} · {s.heading}".rstrip(" ·"),
+            where = f"line {self.line}" if self.line else lines(s.start_line, s.end_line)
+            yield Static(f"{ref}{Path(s.path).name} · {where} · {s.heading}".rstrip(" ·"),
                          classes="modal-title", markup=False)  # fmt: skip
             yield Static(s.path, id="source-path", markup=False)
             with VerticalScroll(id="source-body"):
@@ -63,7 +65,7 @@ class SourceScreen(ModalScreen):
             return
         try:
             with self.app.suspend():
-                code = subprocess.call([*shlex.split(editor), f"+{self.source.start_line}", str(path)])
+                code = subprocess.call([*shlex.split(editor), f"+{self.line or self.source.start_line}", str(path)])
         except SuspendNotSupported:
             self.notify("This terminal cannot hand the screen to an editor.", severity="error")
             return

@@ -81,15 +81,27 @@ class Conversation(VerticalScroll):
     def sources_of(self, answer: Markdown) -> list[dict] | None:
         return self._sources.get(answer)
 
-    async def finish(self, answer: str, n_contexts: int, meta: str, sources: list[dict]) -> None:
+    async def finish(self, answer: str, n_contexts: int, meta: str, sources: list, session=None) -> None:
         await self._close_stream()
         if self._answer is not None:
             self._sources[self._answer] = list(sources)
             self._text = answer
             await self._answer.update(link_citations(answer.strip(), n_contexts) or "*(empty answer)*")
             self._meta.update(meta)
+            if session is not None:
+                await self._ground(session)
         self._follow()
         self.scroll_end(animate=False)
+
+    async def _ground(self, session) -> None:
+        """What the answer rests on: unsupported sentences, then the evidence lines (focusable)."""
+        from assistant.tui.widgets.evidence import EvidenceList, unsupported_note
+
+        note = unsupported_note(session.claims)
+        if note is not None:
+            await self.mount(note)
+        if session.evidence:
+            await self.mount(EvidenceList(session.evidence, closest=session.abstained))
 
     async def stop(self, why: str, kind: str = "warning") -> None:
         await self._close_stream()
