@@ -102,3 +102,15 @@ def m002_evidence_and_recipe(db: Database) -> None:
         ALTER TABLE adapters ADD COLUMN recipe TEXT NOT NULL DEFAULT 'raw';
         """
     )
+
+
+@migrations()
+def m003_citations(db: Database) -> None:
+    # Pages, slides, chapters, messages and notebook cells are cited by name, not by line; '' keeps
+    # the line-based citation of text files (and of every chunk indexed before this migration).
+    db.executescript(
+        """
+        ALTER TABLE chunks ADD COLUMN citation TEXT NOT NULL DEFAULT '';
+        ALTER TABLE selections ADD COLUMN citation TEXT NOT NULL DEFAULT '';
+        """
+    )
