@@ -49,7 +49,7 @@ def message_blocks(message, number: int, label: str = "") -> list[Block]:
     date = _when(message)
     where = f"{label}“{subject[:80]}” {date}".strip()
     head = [Block(subject, number, number, 1, "message", where)]
-    sender = " ".join(f"{k}: {message[k]}" for k in ("from", "to", "date") if message[k])
+    sender = " ".join(f"{k}: {message[k]}" for k in ("From", "To", "Date") if message[k])
     if sender:
         head.append(Block(sender, number, number, 0, "message", where))
     return head + [Block(b.text, number, number, 0, "message", where) for b in _body(message)]
