@@ -43,6 +43,7 @@ def _starts(prefix: bytes):
     return lambda head, path: head.startswith(prefix)
 
 
+# Sniffers are tried in this order, so a more specific one comes first (an mbox also looks like one message).
 READERS: tuple[Reader, ...] = (
     Reader("markdown", (".md", ".markdown"), "text/markdown", read_markdown, "text"),
     Reader("rst", (".rst", ".rst.txt"), "text/x-rst", read_rst, "text"),  # Sphinx ships its sources as .rst.txt
@@ -57,8 +58,8 @@ READERS: tuple[Reader, ...] = (
     Reader("odt", (".odt",), "application/vnd.oasis.opendocument.text", read_odt,
            sniff=lambda h, p: b"mimetypeapplication/vnd.oasis.opendocument.text" in h[:100]),  # fmt: skip
     Reader("epub", (".epub",), "application/epub+zip", read_epub, sniff=lambda h, p: b"mimetypeapplication/epub+zip" in h[:100]),
-    Reader("eml", (".eml",), "message/rfc822", read_eml, sniff=sniff_eml),
     Reader("mbox", (".mbox", ".mbx"), "application/mbox", read_mbox, "path", sniff=sniff_mbox),
+    Reader("eml", (".eml",), "message/rfc822", read_eml, sniff=sniff_eml),
     Reader("ipynb", (".ipynb",), "application/x-ipynb+json", read_ipynb),
     Reader("code", CODE_SUFFIXES, "text/plain", read_text, "text", code=True),
 )
