@@ -98,7 +98,14 @@ def write_eml(path: Path, parts) -> None:
     path.write_bytes(bytes(message(parts[0][0], body, 0)))
 
 
-WRITERS = {"docx": write_docx, "pptx": write_pptx, "odt": write_odt, "epub": write_epub, "ipynb": write_ipynb, "eml": write_eml}
+WRITERS = {
+    "docx": write_docx,
+    "pptx": write_pptx,
+    "odt": write_odt,
+    "epub": write_epub,
+    "ipynb": write_ipynb,
+    "eml": write_eml,
+}
 
 
 def make_mixed(sources: list[Path], folder: Path) -> dict[str, int]:

@@ -31,7 +31,9 @@ def write_docx(path: Path) -> None:
     for text, style in HANDOVER:
         document.add_paragraph(text, style=style) if style else document.add_paragraph(text)
     table = document.add_table(rows=3, cols=2)
-    for row, (station, serial) in zip(table.rows, [("station", "sensor"), ("Pier 4", "KS-4471"), ("Station 7", "KS-3902")]):
+    for row, (station, serial) in zip(
+        table.rows, [("station", "sensor"), ("Pier 4", "KS-4471"), ("Station 7", "KS-3902")]
+    ):
         row.cells[0].text, row.cells[1].text = station, serial
     document.core_properties.author = "Maya Lindqvist"
     document.save(path)

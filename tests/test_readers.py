@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.index.chunk import chunk_blocks, heading_title
+from assistant.index.chunk import chunk_blocks
 from assistant.index.discover import discover
 from assistant.index.readers import READERS, ReadContext, UnreadableFile, read_blocks, reader_for
 from assistant.records import Pick
@@ -88,7 +88,7 @@ def test_password_protected_docx_is_a_counted_skip(tmp_path):
 def drm(epub: Path, target: Path, algorithm: str) -> Path:
     """A copy of ``epub`` whose chapters are listed in META-INF/encryption.xml (and scrambled unless fonts)."""
     with zipfile.ZipFile(epub) as src, zipfile.ZipFile(target, "w") as out:
-        chapters = [n for n in src.namelist() if n.endswith("chapter1.xhtml") or n.endswith("chapter2.xhtml")]
+        chapters = [n for n in src.namelist() if n.endswith(("chapter1.xhtml", "chapter2.xhtml"))]
         for item in src.infolist():
             data = src.read(item)
             if item.filename in chapters and "embedding" not in algorithm:
@@ -99,12 +99,17 @@ def drm(epub: Path, target: Path, algorithm: str) -> Path:
             f'<CipherData><CipherReference URI="{n}"/></CipherData></EncryptedData>'
             for n in chapters
         )
-        out.writestr("META-INF/encryption.xml", f'<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container">{refs}</encryption>')
+        out.writestr(
+            "META-INF/encryption.xml",
+            f'<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container">{refs}</encryption>',
+        )
     return target
 
 
 def test_drm_epub_is_a_counted_skip_and_font_obfuscation_is_not(tmp_path):
-    locked = drm(DOCS / "harbour-air-guide.epub", tmp_path / "locked.epub", "http://www.w3.org/2001/04/xmlenc#aes128-cbc")
+    locked = drm(
+        DOCS / "harbour-air-guide.epub", tmp_path / "locked.epub", "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
+    )
     with pytest.raises(UnreadableFile, match="DRM"):
         read(locked)
     fonts = drm(DOCS / "harbour-air-guide.epub", tmp_path / "fonts.epub", "http://www.idpf.org/2008/embedding")
@@ -134,8 +139,7 @@ def write_mbox(path: Path, small: int, big_bytes: int = 0) -> None:
             with open(path, "ab") as out:  # written line by line, so the test itself stays small in memory
                 out.write(b"From big@example.org Tue Jul 15 09:12:00 2025\nSubject: huge\n\n")
                 line = b"A" * 8191 + b"\n"
-                for _ in range(big_bytes // len(line)):
-                    out.write(line)
+                out.writelines(line for _ in range(big_bytes // len(line)))
                 out.write(b"\n")
     box.close()
 
@@ -186,9 +190,14 @@ def test_real_sphinx_sources_give_real_titles(token_counter):
     assert len(files) > 40
     for path in files:
         for chunk in chunks_of(path, token_counter):
-            assert all(any(ch.isalnum() for ch in title) for title in chunk.heading.split(" > ") if chunk.heading), (path, chunk.heading)
+            assert all(any(ch.isalnum() for ch in title) for title in chunk.heading.split(" > ") if chunk.heading), (
+                path,
+                chunk.heading,
+            )
     sqlite = chunks_of(SPHINX / "library/sqlite3.rst.txt", token_counter)
-    assert next(c.heading for c in sqlite if c.heading) == ":mod:`sqlite3` --- DB-API 2.0 interface for SQLite databases"
+    assert (
+        next(c.heading for c in sqlite if c.heading) == ":mod:`sqlite3` --- DB-API 2.0 interface for SQLite databases"
+    )
     tutorial = chunks_of(SPHINX / "tutorial/index.rst.txt", token_counter)  # an overlined page title
     assert next(c.heading for c in tutorial if c.heading) == "The Python Tutorial"
 
@@ -201,7 +210,21 @@ def test_markdown_setext_headings(token_counter, tmp_path):
 
 def test_registry_is_complete_and_pick_cites_by_name():
     names = {r.name for r in READERS}
-    assert {"docx", "epub", "odt", "eml", "mbox", "ipynb", "pptx", "pdf", "markdown", "rst", "html", "org", "text"} <= names
+    assert {
+        "docx",
+        "epub",
+        "odt",
+        "eml",
+        "mbox",
+        "ipynb",
+        "pptx",
+        "pdf",
+        "markdown",
+        "rst",
+        "html",
+        "org",
+        "text",
+    } <= names
     assert reader_for(Path("a/b.rst.txt")).name == "rst" and reader_for(Path("x.DOCX")).name == "docx"
     pick = Pick(1, 7, "/n/deck.pptx", 4, 4, "", 0.5, 0.2, 0.3, 1.0, citation="slide 4")
     assert pick.location() == "deck.pptx, slide 4"
@@ -222,7 +245,9 @@ def test_index_mixed_formats_counts_skips_per_format_and_keeps_citations(tmp_pat
     a = make_assistant()
     report = drain(a.index([root]))
     assert report.added == 7  # every good file, whatever broke beside it
-    assert report.skipped["password-protected (encrypted Office file)"] == 1 and report.skipped["DRM-protected EPUB"] == 1
+    assert (
+        report.skipped["password-protected (encrypted Office file)"] == 1 and report.skipped["DRM-protected EPUB"] == 1
+    )
     assert report.skipped["truncated or broken zip"] == 1
     assert report.skipped_formats == {"docx": 1, "pptx": 1, "epub": 1, ".xlsx": 1}
     ids = a.store.chunk_ids()

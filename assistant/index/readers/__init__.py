@@ -31,7 +31,7 @@ from assistant.index.readers.slides import read_pptx
 from assistant.index.readers.text import read_text
 from assistant.index.readers.word import read_docx
 
-__all__ = ["Block", "ReadContext", "Reader", "UnreadableFile", "READERS", "reader_for", "read_blocks", "formats"]
+__all__ = ["READERS", "Block", "ReadContext", "Reader", "UnreadableFile", "formats", "read_blocks", "reader_for"]
 
 CODE_SUFFIXES = (
     ".py", ".js", ".ts", ".tsx", ".jsx", ".go", ".rs", ".c", ".h", ".cpp", ".hpp", ".java", ".kt",
@@ -52,17 +52,17 @@ READERS: tuple[Reader, ...] = (
     Reader("html", (".html", ".htm", ".xhtml"), "text/html", read_html, "text"),
     Reader("pdf", (".pdf",), "application/pdf", read_pdf, sniff=_starts(b"%PDF-")),
     Reader("docx", (".docx",), "application/vnd.openxmlformats-officedocument.wordprocessingml.document", read_docx,
-           sniff=zip_sniff("word/document.xml")),  # fmt: skip
+           sniff=zip_sniff("word/document.xml")),
     Reader("pptx", (".pptx",), "application/vnd.openxmlformats-officedocument.presentationml.presentation", read_pptx,
-           sniff=zip_sniff("ppt/presentation.xml")),  # fmt: skip
+           sniff=zip_sniff("ppt/presentation.xml")),
     Reader("odt", (".odt",), "application/vnd.oasis.opendocument.text", read_odt,
-           sniff=lambda h, p: b"mimetypeapplication/vnd.oasis.opendocument.text" in h[:100]),  # fmt: skip
+           sniff=lambda h, p: b"mimetypeapplication/vnd.oasis.opendocument.text" in h[:100]),
     Reader("epub", (".epub",), "application/epub+zip", read_epub, sniff=lambda h, p: b"mimetypeapplication/epub+zip" in h[:100]),
     Reader("mbox", (".mbox", ".mbx"), "application/mbox", read_mbox, "path", sniff=sniff_mbox),
     Reader("eml", (".eml",), "message/rfc822", read_eml, sniff=sniff_eml),
     Reader("ipynb", (".ipynb",), "application/x-ipynb+json", read_ipynb),
     Reader("code", CODE_SUFFIXES, "text/plain", read_text, "text", code=True),
-)
+)  # fmt: skip
 _SNIFF_BYTES = 4096
 
 
@@ -94,7 +94,9 @@ def reader_for(path: Path, include_code: bool = False, *, sniff: bool = True) ->
     return None
 
 
-def read_blocks(data: bytes | Path, reader: Reader | str, ctx: ReadContext | None = None) -> tuple[list[Block], list[str]]:
+def read_blocks(
+    data: bytes | Path, reader: Reader | str, ctx: ReadContext | None = None
+) -> tuple[list[Block], list[str]]:
     """Turn a file into blocks. ``data`` is the file's bytes, or its path for a streamed reader.
 
     Returns (blocks, warnings). Raises ``UnreadableFile`` with the skip reason.

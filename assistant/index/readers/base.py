@@ -137,7 +137,7 @@ def guarded(kind: str, read: Callable[[bytes], list[Block]], data: bytes) -> lis
         blocks = read(data)
     except UnreadableFile:
         raise
-    except Exception as exc:  # the libraries raise many ad-hoc types on damaged files
+    except Exception as exc:  # noqa: BLE001 (the libraries raise many ad-hoc types on damaged files)
         raise UnreadableFile(f"broken {kind} ({type(exc).__name__})") from None
     if not blocks:
         raise UnreadableFile(f"{kind} has no text")

@@ -15,11 +15,14 @@ from pathlib import Path
 from assistant.index.readers.base import Block, ReadContext, UnreadableFile, paragraphs
 from assistant.index.readers.html import read_html
 
-_HEADER = re.compile(rb"^(received|return-path|from|to|cc|subject|date|message-id|mime-version|delivered-to|x-[\w-]+):", re.I | re.M)
+_HEADER = re.compile(
+    rb"^(received|return-path|from|to|cc|subject|date|message-id|mime-version|delivered-to|x-[\w-]+):",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def sniff_eml(head: bytes, path: Path) -> bool:
-    return len(set(m.lower() for m in _HEADER.findall(head[:4096]))) >= 3
+    return len({m.lower() for m in _HEADER.findall(head[:4096])}) >= 3
 
 
 def sniff_mbox(head: bytes, path: Path) -> bool:

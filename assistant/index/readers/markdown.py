@@ -37,12 +37,7 @@ def read_markdown(text: str, ctx: ReadContext | None = None) -> list[Block]:
             fence = m.group(1)
             continue
         heading = _ATX.match(line)
-        setext = (
-            para
-            and len(para) == 1
-            and re.fullmatch(r"(=+|-+)\s*", line)
-            and not re.fullmatch(r"[-=\s]+", para[0])
-        )
+        setext = para and len(para) == 1 and re.fullmatch(r"(=+|-+)\s*", line) and not re.fullmatch(r"[-=\s]+", para[0])
         if heading:
             flush(i)
             blocks.append(Block(line, i + 1, i + 1, len(heading.group(1))))

@@ -15,7 +15,7 @@ def read_ipynb(data: bytes, ctx: ReadContext) -> list[Block]:
     text, _ = decode_text(data)
     try:
         notebook = nbformat.reads(text, as_version=4, capture_validation_error={})
-    except Exception as exc:  # nbformat raises JSON, validation and version errors of many types
+    except Exception as exc:  # noqa: BLE001 (nbformat raises JSON, validation and version errors of many types)
         raise UnreadableFile(f"broken notebook ({type(exc).__name__})") from None
     blocks: list[Block] = []
     for number, cell in enumerate(notebook.get("cells", []), start=1):
