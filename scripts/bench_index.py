@@ -41,11 +41,15 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=150, help="how many reST files (sorted by path); 0 = all 497")
     parser.add_argument("--mixed", type=int, default=0, help="also index this many docx/pptx/odt/epub/ipynb/eml files")
     parser.add_argument("--mbox", type=int, default=0, help="also index an mbox of this many messages (fresh process)")
+    parser.add_argument("--mbox-read", type=int, default=0, help="only read and chunk an mbox of this many messages (no models but the tokenizer)")
     parser.add_argument("--mbox-only", type=Path, default=None, help=argparse.SUPPRESS)  # the child of --mbox
+    parser.add_argument("--read-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=Path(".bench/bench_index.json"))
     args = parser.parse_args()
     if args.mbox_only:
-        return mbox_child(args.mbox_only)
+        return mbox_child(args.mbox_only, args.read_only)
+    if args.mbox_read:
+        return print(bench_mbox(sorted(ensure_docs().rglob("*.rst.txt"))[:60], args.mbox_read, Path(tempfile.mkdtemp()), read_only=True))
 
     from rich.console import Console
     from rich.table import Table
@@ -177,7 +181,7 @@ def bench_mixed(sources: list[Path], n: int, work: Path) -> dict:
     return out
 
 
-def bench_mbox(sources: list[Path], messages: int, work: Path) -> dict:
+def bench_mbox(sources: list[Path], messages: int, work: Path, read_only: bool = False) -> dict:
     """Index an mbox of ``messages`` mails in a child process, so its peak RSS is its own."""
     sys.path.insert(0, str(Path(__file__).parent))
     from _mixed_corpus import make_mbox
@@ -185,17 +189,38 @@ def bench_mbox(sources: list[Path], messages: int, work: Path) -> dict:
     folder = work / "mail"
     folder.mkdir(parents=True, exist_ok=True)
     make_mbox(folder / "archive.mbox", sources, messages)
-    child = subprocess.run([sys.executable, __file__, "--mbox-only", str(folder)], capture_output=True, text=True, check=True)
+    command = [sys.executable, __file__, "--mbox-only", str(folder)] + (["--read-only"] if read_only else [])
+    child = subprocess.run(command, capture_output=True, text=True, check=True)
     out = json.loads(child.stdout.strip().splitlines()[-1])
     out.update(messages=messages, mbox_mb=(folder / "archive.mbox").stat().st_size / 2**20)
+    if read_only:
+        return out
     print(f"mbox: {messages} messages ({out['mbox_mb']:.1f} MB), {out['chunks']} chunks in {out['index_seconds']:.1f} s, "
           f"read + chunk {100 * out['share_read_chunk']:.1f} %, peak RSS {out['peak_rss_mb']:.0f} MB "
           f"(models loaded, before indexing: {out['baseline_rss_mb']:.0f} MB)")  # fmt: skip
     return out
 
 
-def mbox_child(folder: Path) -> None:
+def mbox_child(folder: Path, read_only: bool) -> None:
     import psutil
+
+    if read_only:  # the reader and the chunker alone: what streaming the file costs, without the models
+        from assistant.config import load_config
+        from assistant.index.chunk import chunk_blocks
+        from assistant.index.readers import read_blocks, reader_for
+        from assistant.models.locate import resolve_gguf
+        from assistant.index.tokens import load_token_counter
+
+        config = load_config(home=folder.parent / "home-read")
+        tokens = load_token_counter(resolve_gguf(config.model), config.home / "cache")
+        baseline = psutil.Process().memory_info().rss / 2**20
+        path = folder / "archive.mbox"
+        t = time.perf_counter()
+        blocks, _ = read_blocks(path, reader_for(path))
+        chunks = chunk_blocks(blocks, tokens.count, tokens.split)
+        print(json.dumps({"chunks": len(chunks), "read_chunk_seconds": time.perf_counter() - t, "baseline_rss_mb": baseline,
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))  # fmt: skip
+        return
 
     assistant = warm_assistant(folder.parent / "home-mbox")
     baseline = psutil.Process().memory_info().rss / 2**20

@@ -7,6 +7,7 @@ Each message is a heading (its subject), its sender and date, and the paragraphs
 from __future__ import annotations
 
 import email
+import email.header
 import email.policy
 import email.utils
 import re
@@ -29,30 +30,53 @@ def sniff_mbox(head: bytes, path: Path) -> bool:
     return head.startswith(b"From ") and sniff_eml(head, path)
 
 
-def _when(message) -> str:
+def _header(message, name: str) -> str:
+    """A header decoded once (RFC 2047 words included); the compat32 policy leaves headers raw, which is fast."""
+    raw = message.get(name)
+    if raw is None:
+        return ""
     try:
-        return email.utils.parsedate_to_datetime(str(message["date"])).strftime("%Y-%m-%d")
+        return " ".join(str(email.header.make_header(email.header.decode_header(str(raw)))).split())
+    except (LookupError, ValueError, UnicodeError):
+        return " ".join(str(raw).split())
+
+
+def _when(raw: str) -> str:
+    try:
+        return email.utils.parsedate_to_datetime(raw).strftime("%Y-%m-%d")
     except (TypeError, ValueError, IndexError):
-        return str(message["date"] or "").strip()
+        return raw.strip()
 
 
 def _body(message) -> list[Block]:
-    part = message.get_body(preferencelist=("plain", "html"))
+    """The first plain-text part, else the first HTML part; attachments are never decoded."""
+    found: dict[str, object] = {}
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        found.setdefault(part.get_content_type(), part)
+    part = found.get("text/plain") or found.get("text/html")
     if part is None:
         return []
-    text = part.get_content()
-    if part.get_content_subtype() == "html":
+    payload = part.get_payload(decode=True) or b""
+    try:
+        text = payload.decode(part.get_content_charset() or "utf-8", errors="replace")
+    except LookupError:  # an unknown charset name
+        text = payload.decode("utf-8", errors="replace")
+    if part.get_content_type() == "text/html":
         return [Block(b.text, 1, 1) for b in read_html(text)]
     return list(paragraphs(text.splitlines()))
 
 
 def message_blocks(message, number: int, label: str = "") -> list[Block]:
     """One message as blocks located by ``number``; the citation names its subject and date."""
-    subject = " ".join(str(message["subject"] or "(no subject)").split())
-    date = _when(message)
-    where = f"{label}“{subject[:80]}” {date}".strip()
+    subject = _header(message, "subject") or "(no subject)"
+    date = _header(message, "date")
+    where = f"{label}“{subject[:80]}” {_when(date)}".strip()
     head = [Block(subject, number, number, 1, "message", where)]
-    sender = " ".join(f"{k}: {message[k]}" for k in ("From", "To", "Date") if message[k])
+    sender = " ".join(
+        f"{k}: {v}" for k in ("From", "To", "Date") if (v := _header(message, k) if k != "Date" else date)
+    )
     if sender:
         head.append(Block(sender, number, number, 0, "message", where))
     return head + [Block(b.text, number, number, 0, "message", where) for b in _body(message)]
@@ -60,7 +84,7 @@ def message_blocks(message, number: int, label: str = "") -> list[Block]:
 
 def read_eml(data: bytes, ctx: ReadContext) -> list[Block]:
     try:
-        message = email.message_from_bytes(data, policy=email.policy.default)
+        message = email.message_from_bytes(data, policy=email.policy.compat32)
         blocks = message_blocks(message, 1)
     except (LookupError, ValueError, TypeError, AttributeError) as exc:
         raise UnreadableFile(f"broken mail ({type(exc).__name__})") from None
@@ -88,7 +112,7 @@ def read_mbox(path: Path, ctx: ReadContext) -> list[Block]:
                 continue
             handle.seek(0)
             try:
-                message = email.message_from_binary_file(handle, policy=email.policy.default)
+                message = email.message_from_binary_file(handle, policy=email.policy.compat32)
                 blocks += message_blocks(message, number, f"message {number} ")
             except (LookupError, ValueError, TypeError, AttributeError):
                 skipped += 1
