@@ -55,8 +55,8 @@ def main() -> None:
     from rich.table import Table
 
     from assistant.config import load_config
-    from assistant.events import Done
     from assistant.core.facade import Assistant
+    from assistant.events import Done
     from assistant.index.indexer import embed_text
 
     docs = ensure_docs()
@@ -208,8 +208,8 @@ def mbox_child(folder: Path, read_only: bool) -> None:
         from assistant.config import load_config
         from assistant.index.chunk import chunk_blocks
         from assistant.index.readers import read_blocks, reader_for
-        from assistant.models.locate import resolve_gguf
         from assistant.index.tokens import load_token_counter
+        from assistant.models.locate import resolve_gguf
 
         config = load_config(home=folder.parent / "home-read")
         tokens = load_token_counter(resolve_gguf(config.model), config.home / "cache")
