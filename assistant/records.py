@@ -88,6 +88,15 @@ class SessionStatus(StrEnum):
 # ---------------------------------------------------------------- picks and sessions
 
 
+def cite(path: str, start: int, end: int, citation: str = "") -> str:
+    """Where a chunk is, for a person: ``notes.md:12-30`` by lines, else ``deck.pptx, slide 4``."""
+    name = Path(path).name
+    if citation:
+        return f"{name}, {citation}"
+    return f"{name}:{start}" if start == end else f"{name}:{start}-{end}"
+
+
+
 @serialisable
 @dataclass(frozen=True)
 class Pick(Record):
@@ -108,13 +117,11 @@ class Pick(Record):
     text: str = ""
     loss: float | None = None  # training loss of the step spent on it
     copies: list[str] = field(default_factory=list)  # other files that hold the same text
+    citation: str = ""  # "page 3", "slide 4", 'chapter 2 “Salt”, ¶4-9'; '' means the lines are the citation
 
     def location(self) -> str:
-        """``file.md:12-30``: the file name and lines a person can open."""
-        name = Path(self.path).name
-        if self.start_line == self.end_line:
-            return f"{name}:{self.start_line}"
-        return f"{name}:{self.start_line}-{self.end_line}"
+        """``file.md:12-30``, or ``deck.pptx, slide 4``: the file and the place in it a person can find."""
+        return cite(self.path, self.start_line, self.end_line, self.citation)
 
     def variance_cut(self) -> float:
         """The share of the prior variance this pick removed."""
@@ -126,6 +133,7 @@ class Pick(Record):
             "rank": self.rank, "chunk_id": self.chunk_id, "document_path": self.path, "start_line": self.start_line,
             "end_line": self.end_line, "heading": self.heading, "chunk_sha256": self.chunk_sha256, "text": self.text,
             "similarity": self.similarity, "variance_after": self.variance, "repeat": int(self.repeat), "loss": self.loss,
+            "citation": self.citation,
         }  # fmt: skip
 
     @classmethod
@@ -134,7 +142,7 @@ class Pick(Record):
             rank=row["rank"], chunk_id=row["chunk_id"], path=row["document_path"], start_line=row["start_line"],
             end_line=row["end_line"], heading=row["heading"], similarity=row["similarity"],
             variance=row["variance_after"], previous=previous, prior=prior, repeat=bool(row["repeat"]),
-            chunk_sha256=row["chunk_sha256"], text=row["text"], loss=row["loss"],
+            chunk_sha256=row["chunk_sha256"], text=row["text"], loss=row["loss"], citation=row.get("citation") or "",
         )  # fmt: skip
 
 

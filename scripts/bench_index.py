@@ -4,7 +4,11 @@ Reports files/s, chunks/s, peak RSS, the share of time in read/chunk, embed and 
 embedding throughput on the same chunks (forward passes only, measured in the same run) and the
 ratio between the two, and the time of a no-change re-run.
 
-    python scripts/bench_index.py [--files 150] [--out .bench/bench_index.json]
+With ``--mixed N`` it also indexes N files made from the same reST text as docx, pptx, odt, epub,
+ipynb and eml (written by their libraries), and with ``--mbox N`` an mbox of N messages in a fresh
+process, whose peak RSS it reports.
+
+    python scripts/bench_index.py [--files 150] [--mixed 60] [--mbox 10000] [--out .bench/bench_index.json]
 """
 
 from __future__ import annotations
@@ -35,15 +39,25 @@ def ensure_docs() -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=150, help="how many reST files (sorted by path); 0 = all 497")
+    parser.add_argument("--mixed", type=int, default=0, help="also index this many docx/pptx/odt/epub/ipynb/eml files")
+    parser.add_argument("--mbox", type=int, default=0, help="also index an mbox of this many messages (fresh process)")
+    parser.add_argument("--mbox-read", type=int, default=0, help="only read and chunk an mbox of this many messages (no models but the tokenizer)")
+    parser.add_argument("--mbox-only", type=Path, default=None, help=argparse.SUPPRESS)  # the child of --mbox
+    parser.add_argument("--read-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=Path(".bench/bench_index.json"))
     args = parser.parse_args()
+    if args.mbox_only:
+        return mbox_child(args.mbox_only, args.read_only)
+    if args.mbox_read:
+        return print(bench_mbox(sorted(ensure_docs().rglob("*.rst.txt"))[:60], args.mbox_read, Path(tempfile.mkdtemp()), read_only=True))
 
     from rich.console import Console
     from rich.table import Table
 
     from assistant.config import load_config
+    from assistant.core.facade import Assistant
     from assistant.events import Done
-    from assistant.core.facade import Assistant, embed_text
+    from assistant.index.indexer import embed_text
 
     docs = ensure_docs()
     files = sorted(docs.rglob("*.rst.txt"))
@@ -111,11 +125,108 @@ def main() -> None:
     for row in rows:
         table.add_row(*row)
     Console().print(table)
+    if args.mixed:
+        results["mixed"] = bench_mixed(files, args.mixed, work)
+    if args.mbox:
+        results["mbox"] = bench_mbox(files, args.mbox, work)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out}")
     assistant.close()
     shutil.rmtree(work, ignore_errors=True)
+
+
+def warm_assistant(home: Path):
+    from assistant.config import load_config
+    from assistant.core.facade import Assistant
+
+    assistant = Assistant(load_config(home=home))
+    assistant.models.embedder.embed(["warm up"])
+    assistant.models.tokens.count(["warm up"])
+    return assistant
+
+
+def index_timed(assistant, corpus: Path):
+    """(report, seconds) of one index run."""
+    from assistant.events import Done
+
+    t = time.perf_counter()
+    report = next(e.result for e in assistant.index([corpus]) if isinstance(e, Done))
+    return report, time.perf_counter() - t
+
+
+def bench_mixed(sources: list[Path], n: int, work: Path) -> dict:
+    from rich.console import Console
+    from rich.table import Table
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _mixed_corpus import make_mixed
+
+    counts = make_mixed(sources[:n], work / "mixed")
+    assistant = warm_assistant(work / "home-mixed")
+    report, seconds = index_timed(assistant, work / "mixed")
+    assistant.close()
+    out = {"files": report.added, "per_format": counts, "chunks": report.chunks, "index_seconds": seconds,
+           "files_per_s": report.added / seconds, "chunks_per_s": report.chunks / seconds,
+           "share_read_chunk": report.timings["read"] / seconds, "share_embed": report.timings["embed"] / seconds,
+           "share_store_index": report.timings["store"] / seconds, "skipped": dict(report.skipped)}  # fmt: skip
+    table = Table("measure", "value", title=f"mixed formats: {report.added} files ({', '.join(f'{v} {k}' for k, v in counts.items())})")
+    for key, value in [("files/s", f"{out['files_per_s']:.2f}"), ("chunks/s", f"{out['chunks_per_s']:.1f}"),
+                       ("chunks", str(report.chunks)), ("index time", f"{seconds:.1f} s"),
+                       ("  read + chunk", f"{100 * out['share_read_chunk']:.1f} %  (goal < 10 %)"),
+                       ("  embed", f"{100 * out['share_embed']:.1f} %"),
+                       ("  store + index", f"{100 * out['share_store_index']:.1f} %")]:  # fmt: skip
+        table.add_row(key, value)
+    Console().print(table)
+    return out
+
+
+def bench_mbox(sources: list[Path], messages: int, work: Path, read_only: bool = False) -> dict:
+    """Index an mbox of ``messages`` mails in a child process, so its peak RSS is its own."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _mixed_corpus import make_mbox
+
+    folder = work / "mail"
+    folder.mkdir(parents=True, exist_ok=True)
+    make_mbox(folder / "archive.mbox", sources, messages)
+    command = [sys.executable, __file__, "--mbox-only", str(folder)] + (["--read-only"] if read_only else [])
+    child = subprocess.run(command, capture_output=True, text=True, check=True)
+    out = json.loads(child.stdout.strip().splitlines()[-1])
+    out.update(messages=messages, mbox_mb=(folder / "archive.mbox").stat().st_size / 2**20)
+    if read_only:
+        return out
+    print(f"mbox: {messages} messages ({out['mbox_mb']:.1f} MB), {out['chunks']} chunks in {out['index_seconds']:.1f} s, "
+          f"read + chunk {100 * out['share_read_chunk']:.1f} %, peak RSS {out['peak_rss_mb']:.0f} MB "
+          f"(models loaded, before indexing: {out['baseline_rss_mb']:.0f} MB)")  # fmt: skip
+    return out
+
+
+def mbox_child(folder: Path, read_only: bool) -> None:
+    import psutil
+
+    if read_only:  # the reader and the chunker alone: what streaming the file costs, without the models
+        from assistant.config import load_config
+        from assistant.index.chunk import chunk_blocks
+        from assistant.index.readers import read_blocks, reader_for
+        from assistant.index.tokens import load_token_counter
+        from assistant.models.locate import resolve_gguf
+
+        config = load_config(home=folder.parent / "home-read")
+        tokens = load_token_counter(resolve_gguf(config.model), config.home / "cache")
+        baseline = psutil.Process().memory_info().rss / 2**20
+        path = folder / "archive.mbox"
+        t = time.perf_counter()
+        blocks, _ = read_blocks(path, reader_for(path))
+        chunks = chunk_blocks(blocks, tokens.count, tokens.split)
+        print(json.dumps({"chunks": len(chunks), "read_chunk_seconds": time.perf_counter() - t, "baseline_rss_mb": baseline,
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))  # fmt: skip
+        return
+
+    assistant = warm_assistant(folder.parent / "home-mbox")
+    baseline = psutil.Process().memory_info().rss / 2**20
+    report, seconds = index_timed(assistant, folder)
+    print(json.dumps({"chunks": report.chunks, "index_seconds": seconds, "share_read_chunk": report.timings["read"] / seconds,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "baseline_rss_mb": baseline}))  # fmt: skip
 
 
 if __name__ == "__main__":

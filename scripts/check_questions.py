@@ -1,18 +1,24 @@
 """Check a corpus's QUESTIONS.md against the corpus, independently of the project's own readers.
 
 Every answer must occur (case-insensitive, whitespace-normalised) in the text of every listed
-source: PDFs are read with pypdf, HTML with BeautifulSoup (script and style dropped), everything
-else as UTF-8 text. Items answered ``UNANSWERABLE`` must list no sources; that no file answers them
-is checked by hand (grep), since absence of a fact cannot be read off a string. Also reports the
-corpus's files by format.
+source: PDFs are read with pypdf, HTML with BeautifulSoup (script and style dropped), zip containers
+(docx, pptx, odt, epub) as the text of their XML members, notebooks as their cells' sources, mail
+through the standard email module, everything else as UTF-8 text. Items answered ``UNANSWERABLE`` must
+list no sources; that no file answers them is checked by hand (grep), since absence of a fact cannot be
+read off a string. Also reports the corpus's files by format and the repeated answers.
 
     . .venv/bin/activate && python scripts/check_questions.py [corpus ...]   # default: corpus
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
+import json
+import mailbox
 import re
 import sys
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -28,7 +34,28 @@ def norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def zipped_text(path: Path) -> str:
+    """The text of every XML member, tags dropped, without the project's format knowledge."""
+    with zipfile.ZipFile(path) as z:
+        members = [n for n in z.namelist() if n.endswith((".xml", ".xhtml", ".html"))]
+        return " ".join(BeautifulSoup(z.read(n), "xml").get_text(" ") for n in members)
+
+
+def mail_text(message) -> str:
+    body = message.get_body(preferencelist=("plain", "html"))
+    return f"{message['subject']} {body.get_content() if body else ''}"
+
+
 def text_of(path: Path) -> str:
+    if path.suffix in (".docx", ".pptx", ".odt", ".epub"):
+        return zipped_text(path)
+    if path.suffix == ".ipynb":
+        return " ".join("".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"])
+    if path.suffix == ".eml":
+        return mail_text(email.message_from_bytes(path.read_bytes(), policy=email.policy.default))
+    if path.suffix == ".mbox":
+        box = mailbox.mbox(str(path), factory=lambda f: email.message_from_binary_file(f, policy=email.policy.default))
+        return " ".join(mail_text(m) for m in box)
     if path.suffix == ".pdf":
         return " ".join(page.extract_text() or "" for page in PdfReader(path).pages)
     raw = path.read_text(encoding="utf-8")

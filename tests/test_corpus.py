@@ -2,13 +2,14 @@
 
 import pytest
 
+from assistant.index.discover import file_format
+from assistant.index.readers import read_blocks, reader_for
 from assistant.eval.questions import normalise, parse_questions
-from assistant.index.ingest import file_format, read_blocks
 from tests.conftest import CORPUS, ROOT
 
 
 def text_of(path) -> str:
-    blocks, _ = read_blocks(path.read_bytes(), file_format(path))
+    blocks, _ = read_blocks(path, reader_for(path))
     return " ".join(b.text for b in blocks)
 
 

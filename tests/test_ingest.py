@@ -2,13 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.index.ingest import (
-    Block,
-    UnreadableFile,
-    chunk_blocks,
-    discover,
-    read_blocks,
-)
+from assistant.index.chunk import chunk_blocks
+from assistant.index.discover import discover
+from assistant.index.readers import Block, UnreadableFile, read_blocks
 
 
 def words(text: str) -> list[str]:

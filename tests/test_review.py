@@ -9,7 +9,7 @@ import pytest
 
 from assistant.learn import adapters as adapter_files
 from assistant.errors import AdapterError
-from assistant.index.ingest import Chunk
+from assistant.index.chunk import Chunk
 from assistant.config import load_config
 from assistant.core.library import Library
 from assistant.records import AdapterInfo, Pick, Session

@@ -30,7 +30,7 @@ from assistant.tui.screens.session import SessionScreen
 from assistant.tui.screens.source import SourceScreen
 from assistant.tui.widgets.conversation import link_citations
 from assistant.tui.widgets.sources import SourcesPanel, bar, cite_numbers, location
-from tests.conftest import drain
+from tests.conftest import CORPUS, drain
 
 # ---------------------------------------------------------------- the test double and its fixed data
 
@@ -372,6 +372,14 @@ async def test_open_a_source_follow_a_citation_and_edit(fake, monkeypatch, tmp_p
         monkeypatch.setattr(type(app), "suspend", lambda self: __import__("contextlib").nullcontext())
         await pilot.press("e")
         assert calls == [["vi", "-R", "+1", str(note)]]
+        # a document that is not text (a .docx) goes to the system opener, and the view cites it by paragraph
+        docx = tmp_path / "handover.docx"
+        docx.write_bytes((CORPUS / "documents" / "kestrel-handover.docx").read_bytes())
+        opened = []
+        monkeypatch.setattr("subprocess.Popen", lambda argv, **kw: opened.append(argv))
+        app.screen.source = replace(app.screen.source, path=str(docx), citation="¶3-5")
+        await pilot.press("e")
+        assert opened == [["xdg-open", str(docx)]] and len(calls) == 1
         await pilot.press("escape")
         panel.table.focus()
         await pilot.press("4")

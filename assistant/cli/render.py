@@ -63,6 +63,9 @@ def print_index_report(out: Console, report, quiet: bool = False) -> None:
     if report.skipped:
         reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items(), key=lambda kv: -kv[1]))
         out.print(f"Skipped: {reasons}.")
+    if report.skipped_formats:
+        by_format = ", ".join(f"{fmt} {n}" for fmt, n in sorted(report.skipped_formats.items(), key=lambda kv: (-kv[1], kv[0])))
+        out.print(f"Skipped by format: {by_format}.")
     for path, warning in report.warnings[:10]:
         out.print(f"[yellow]warning[/] {path}: {warning}")
 

@@ -122,6 +122,7 @@ def picks_of(selection, cands: Candidates) -> list[Pick]:
             rank=rank, chunk_id=row["id"], path=row["path"], start_line=row["start_line"], end_line=row["end_line"],
             heading=row["heading"], similarity=float(sim), variance=float(var), previous=previous,
             prior=float(selection.prior), repeat=pos in seen, chunk_sha256=row["sha256"], text=row["text"],
+            citation=row.get("citation") or "",
         ))  # fmt: skip
         seen.add(pos)
         previous = float(var)

@@ -63,11 +63,14 @@ class Assistant:
         except AssistantError as exc:  # status still reports the rest when the configured device is gone
             problems.append(Problem(ProblemKind.UNAVAILABLE, "device", str(exc)))
         index_path = self.config.index_path
+        from assistant.index.readers import formats
+
         return Status(
             documents=counts["documents"], chunks=counts["chunks"], sessions=counts["sessions"],
             index_bytes=index_path.stat().st_size if index_path.exists() else 0, home=str(self.config.home),
             model=model, embedder=embedder, device=device, roots=self.library.roots(),
             threads=self.config.threads or os.cpu_count() or 1, problems=problems,
+            formats=formats(self.config.include_code),
         )  # fmt: skip
 
     def close(self) -> None:

@@ -124,7 +124,8 @@ def session_markdown(session: Session) -> str:
     lines += ["## Sources", ""]
     for p in session.picks:
         repeat = " (repeat)" if p.repeat else ""
-        lines.append(f"{p.rank}. `{p.path}:{p.start_line}-{p.end_line}` {p.heading} — uncertainty −{100 * p.variance_cut():.1f}%{repeat}")
+        where = f"{p.path}, {p.citation}" if p.citation else f"{p.path}:{p.start_line}-{p.end_line}"
+        lines.append(f"{p.rank}. `{where}` {p.heading} — uncertainty −{100 * p.variance_cut():.1f}%{repeat}")
     if session.adapter:
         a = session.adapter
         lines += ["", "## Adapter", "", f"r={a.rank} alpha={a.alpha} steps={a.steps} recipe={a.recipe} sha256 `{a.sha256}`"]

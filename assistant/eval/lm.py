@@ -51,15 +51,15 @@ class LMConfig:
 
 
 def corpus_files(folder: Path) -> list[Path]:
-    from assistant.index.ingest import discover
+    from assistant.index.discover import discover
 
     return discover([Path(folder)], max_bytes=20 * 2**20).files
 
 
 def document_text(path: Path) -> str:
-    from assistant.index.ingest import file_format, read_blocks
+    from assistant.index.readers import read_blocks, reader_for
 
-    blocks, _ = read_blocks(path.read_bytes(), file_format(path) or "text")
+    blocks, _ = read_blocks(path, reader_for(path) or "text")
     return "\n\n".join(b.text for b in blocks)
 
 
@@ -80,7 +80,8 @@ class EvalModels:
 
 def _data_space(cfg: LMConfig, models: EvalModels, files: list[Path]) -> tuple[list[str], np.ndarray]:
     """Chunk and embed the data space, cached under ``out`` by file list, budget and embedder."""
-    from assistant.index.ingest import UnreadableFile, chunk_blocks, file_format, read_blocks
+    from assistant.index.chunk import chunk_blocks
+    from assistant.index.readers import UnreadableFile, read_blocks, reader_for
 
     key = hashlib.sha256(("\n".join(map(str, files)) + f"|{cfg.chunk_tokens}|{models.embedder.name}").encode()).hexdigest()[:16]
     cache = cfg.out / f"dataspace-{key}.npz"
@@ -90,7 +91,7 @@ def _data_space(cfg: LMConfig, models: EvalModels, files: list[Path]) -> tuple[l
     texts: list[str] = []
     for path in files:
         try:
-            blocks, _ = read_blocks(path.read_bytes(), file_format(path) or "text")
+            blocks, _ = read_blocks(path, reader_for(path) or "text")
         except UnreadableFile:
             continue
         for chunk in chunk_blocks(blocks, models.tokens.count, models.tokens.split, budget=cfg.chunk_tokens, overlap=0):

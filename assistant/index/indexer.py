@@ -13,7 +13,9 @@ from assistant.config import Config
 from assistant.core.models import Models
 from assistant.errors import AssistantError, IndexBusy
 from assistant.events import Done, Event, Progress, Stage
-from assistant.index.ingest import Chunk, UnreadableFile, chunk_blocks, discover, file_format, read_blocks
+from assistant.index.chunk import Chunk, chunk_blocks
+from assistant.index.discover import discover
+from assistant.index.readers import ReadContext, Reader, UnreadableFile, read_blocks
 from assistant.records import Record, StageName, serialisable
 from assistant.storage.catalog import Catalog
 from assistant.storage.vectors import Repair, VectorIndex  # noqa: F401
@@ -30,7 +32,8 @@ class IndexReport(Record):
     removed: int = 0
     unchanged: int = 0
     chunks: int = 0
-    skipped: dict[str, int] = field(default_factory=Counter)
+    skipped: dict[str, int] = field(default_factory=Counter)  # reason -> files
+    skipped_formats: dict[str, int] = field(default_factory=Counter)  # format ('.ext' when unsupported) -> files
     warnings: list[list[str]] = field(default_factory=list)
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "embed": 0.0, "store": 0.0})
@@ -100,6 +103,7 @@ class Indexer:
         yield Stage(StageName.DISCOVERING)
         found = discover(paths, max_bytes=int(self.config.max_file_mb * 1024 * 1024), include_code=self.config.include_code)
         report.skipped.update(found.skipped)
+        report.skipped_formats.update(found.skipped_formats)
         yield Stage(StageName.DISCOVERING, done=True, seconds=time.perf_counter() - start, detail=f"{len(found.files)} files")
 
         vectors = self.catalog.vectors if found.files or prune else None
@@ -110,7 +114,7 @@ class Indexer:
         last_save = time.perf_counter()
         total = len(found.files)
         for done, path in enumerate(found.files, start=1):
-            item = self._prepare(path, _root_of(path, roots), report)
+            item = self._prepare(path, found.readers[path], _root_of(path, roots), report)
             if item is not None:
                 pending.append(item)
             if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_CHUNKS or done == total:
@@ -138,7 +142,7 @@ class Indexer:
         yield Stage(StageName.INDEXING, done=True, seconds=report.seconds)
         yield Done(report)
 
-    def _prepare(self, path: Path, root: Path | None, report: IndexReport) -> _Pending | None:
+    def _prepare(self, path: Path, reader: Reader, root: Path | None, report: IndexReport) -> _Pending | None:
         """Read and chunk one file unless it is unchanged. Reading errors become skip reasons."""
         t = time.perf_counter()
         try:
@@ -148,36 +152,40 @@ class Indexer:
                 if existing and existing["size"] == st.st_size and existing["mtime"] == st.st_mtime:
                     report.unchanged += 1
                     return None
-                data = path.read_bytes()
-            except PermissionError:
-                report.skipped["unreadable (permission)"] += 1
-                return None
+                # A streamed format is hashed in pieces and read by its reader; the rest is read once here.
+                data = path if reader.streamed else path.read_bytes()
+                sha = _sha256_file(path) if reader.streamed else hashlib.sha256(data).hexdigest()
             except OSError as exc:
-                report.skipped[f"unreadable ({exc.strerror or type(exc).__name__})"] += 1
+                why = "permission" if isinstance(exc, PermissionError) else exc.strerror or type(exc).__name__
+                self._skip(report, f"unreadable ({why})", reader)
                 return None
-            sha = hashlib.sha256(data).hexdigest()
             if existing and existing["sha256"] == sha:
                 self.store.touch_document(existing["id"], st.st_size, st.st_mtime)
                 report.unchanged += 1
                 return None
-            fmt = file_format(path, self.config.include_code) or "text"
+            ctx = ReadContext(self.config.include_code, int(self.config.max_file_mb * 1024 * 1024))
             try:
-                blocks, warnings = read_blocks(data, fmt)
+                blocks, warnings = read_blocks(data, reader, ctx)
             except UnreadableFile as exc:
-                report.skipped[str(exc)] += 1
+                self._skip(report, str(exc), reader)
                 return None
             chunks = chunk_blocks(
                 blocks, self.models.tokens.count, self.models.tokens.split, budget=self.config.chunk_tokens, overlap=self.config.chunk_overlap
             )
             if not chunks:
-                report.skipped["empty"] += 1
+                self._skip(report, "empty", reader)
                 return None
             for w in warnings:
                 report.warnings.append((str(path), w))
             # The stat taken before reading is what we record: a file saved meanwhile differs next run.
-            return _Pending(path, root, fmt, sha, st.st_size, st.st_mtime, chunks, "; ".join(warnings) or None, existing is not None)
+            return _Pending(path, root, reader.name, sha, st.st_size, st.st_mtime, chunks, "; ".join(warnings) or None, existing is not None)
         finally:
             report.timings["read"] += time.perf_counter() - t
+
+    @staticmethod
+    def _skip(report: IndexReport, reason: str, reader: Reader) -> None:
+        report.skipped[reason] += 1
+        report.skipped_formats[reader.name] += 1
 
     def _commit(self, pending: list[_Pending], vectors: VectorIndex, report: IndexReport) -> None:
         texts = [embed_text(c.text, c.heading) for p in pending for c in p.chunks]
@@ -204,6 +212,14 @@ class Indexer:
             else:
                 report.added += 1
         report.timings["store"] += time.perf_counter() - t
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while piece := handle.read(1 << 20):
+            digest.update(piece)
+    return digest.hexdigest()
 
 
 def _root_of(path: Path, roots: dict[Path, Path]) -> Path | None:

@@ -113,3 +113,15 @@ def m003_answer_outcome(db: Database) -> None:
         ALTER TABLE sessions ADD COLUMN abstained INTEGER NOT NULL DEFAULT 0;
         """
     )
+
+
+@migrations()
+def m004_citations(db: Database) -> None:
+    # Pages, slides, chapters, messages and notebook cells are cited by name, not by line; '' keeps
+    # the line-based citation of text files (and of every chunk indexed before this migration).
+    db.executescript(
+        """
+        ALTER TABLE chunks ADD COLUMN citation TEXT NOT NULL DEFAULT '';
+        ALTER TABLE selections ADD COLUMN citation TEXT NOT NULL DEFAULT '';
+        """
+    )

@@ -15,7 +15,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from assistant.errors import SessionNotFound, StoreError
-from assistant.index.ingest import Chunk
+from assistant.index.chunk import Chunk
 from assistant.records import AdapterInfo, Root, Session, SessionSummary, decode, encode, picks_from_rows
 from assistant.storage.migrations import migrations
 
@@ -110,10 +110,11 @@ class Store:
             new_ids = []
             for ordinal, (chunk, vector) in enumerate(zip(chunks, embeddings)):
                 cur = self.db.execute(
-                    "INSERT INTO chunks(document_id, ordinal, text, heading, start_line, end_line, n_tokens, sha256, embedding) VALUES (?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO chunks(document_id, ordinal, text, heading, start_line, end_line, n_tokens, sha256, embedding, citation) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?)",
                     [
                         doc_id, ordinal, chunk.text, chunk.heading, chunk.start_line, chunk.end_line,
-                        chunk.n_tokens, _sha(chunk.text), np.asarray(vector, dtype=np.float32).tobytes(),
+                        chunk.n_tokens, _sha(chunk.text), np.asarray(vector, dtype=np.float32).tobytes(), chunk.citation,
                     ],
                 )  # fmt: skip
                 new_ids.append(cur.lastrowid)
@@ -188,7 +189,7 @@ class Store:
         for start in range(0, len(wanted), 900):
             part = wanted[start : start + 900]
             for r in self._rows(
-                "SELECT c.id, c.text, c.heading, c.start_line, c.end_line, c.n_tokens, c.sha256, c.ordinal, "
+                "SELECT c.id, c.text, c.heading, c.start_line, c.end_line, c.citation, c.n_tokens, c.sha256, c.ordinal, "
                 "c.document_id, d.path, d.format FROM chunks c JOIN documents d ON d.id = c.document_id "
                 f"WHERE c.id IN ({','.join('?' * len(part))})",
                 part,
@@ -202,7 +203,7 @@ class Store:
         if not row:
             return []
         return self._rows(
-            "SELECT id, ordinal, text, heading, start_line, end_line FROM chunks WHERE document_id = ? "
+            "SELECT id, ordinal, text, heading, start_line, end_line, citation FROM chunks WHERE document_id = ? "
             "AND ordinal BETWEEN ? AND ? ORDER BY ordinal",
             [row[0]["document_id"], row[0]["ordinal"] - around, row[0]["ordinal"] + around],
         )

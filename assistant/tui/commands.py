@@ -29,7 +29,7 @@ class AssistantCommands(Provider):
     def _commands(self) -> list[tuple[str, str, str]]:
         commands = list(ACTIONS)
         for cite, source in self.app.current_citations():
-            commands.append((f"Open source [{cite}] {source['path'].rsplit('/', 1)[-1]}:{source['start_line']}",
+            commands.append((f"Open source [{cite}] {source.location()}",
                              f"open_citation({cite})", source.heading or source.path))  # fmt: skip
         return commands
 

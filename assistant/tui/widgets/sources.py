@@ -23,14 +23,17 @@ def bar(fraction: float, width: int = 6) -> str:
     return ("█" * full + (EIGHTHS[part] if part else "")).ljust(width)
 
 
-def location(path: str, start: int, end: int, width: int = 24) -> str:
-    """``name:lines``; a long name keeps its start, which is how people recognise their files."""
-    lines = f"p{start}" if path.endswith(".pdf") and start == end else f"{start}-{end}"
+def location(path: str, start: int, end: int, width: int = 24, citation: str = "") -> str:
+    """``name:lines`` or ``name, slide 4``; a long name keeps its start, which is how people recognise their files."""
+    if citation:
+        where, sep = citation[: max(8, width // 2)], ", "
+    else:
+        where, sep = (f"p{start}" if path.endswith(".pdf") and start == end else f"{start}-{end}"), ":"
     name = Path(path).name
-    room = max(6, width - len(lines) - 1)
+    room = max(6, width - len(where) - len(sep))
     if len(name) > room:
         name = name[: room - 1] + "…"
-    return f"{name}:{lines}"
+    return f"{name}{sep}{where}"
 
 
 def cite_numbers(sources: list[Pick]) -> list[int | None]:
@@ -147,7 +150,7 @@ class SourcesPanel(Vertical):
             cells = (
                 Text(str(s.rank), style="dim"),
                 Text.assemble((bar(cut / top, 5), accent), f"{cut:3.0f}%"),
-                location(s.path, s.start_line, s.end_line, width - 23),
+                location(s.path, s.start_line, s.end_line, width - 23, s.citation),
                 ref,
             )
             table.add_row(*cells, key=str(i))
@@ -167,7 +170,7 @@ class SourcesPanel(Vertical):
             table.add_row(
                 Text(str(p.rank), style="dim"),
                 Text(f"{p.similarity:.2f}", style=style),
-                Text(location(p.path, p.start_line, p.end_line, width - 19), style=style),
+                Text(location(p.path, p.start_line, p.end_line, width - 19, p.citation), style=style),
                 Text("✓" if kept else "✗ skip", style=self._colour("success") if kept else "dim"),
                 key=f"nn{i}",
             )
