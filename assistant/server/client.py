@@ -11,6 +11,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -62,13 +63,15 @@ def stop(home, *, now: bool = True, timeout: float = 60.0) -> dict | None:
     if info is None:
         return None
     call(home, {"op": "stop", "now": now})
-    try:
-        psutil.Process(info["pid"]).wait(timeout)
-    except psutil.NoSuchProcess:
-        pass
-    except psutil.TimeoutExpired:
-        raise AssistantError(f"the warm server (pid {info['pid']}) did not stop; see {log_path(home)}") from None
-    return info
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:  # a zombie has ended: only its parent (a long-lived spawner) has not reaped it yet
+            if psutil.Process(info["pid"]).status() == psutil.STATUS_ZOMBIE:
+                return info
+        except psutil.NoSuchProcess:
+            return info
+        time.sleep(0.02)
+    raise AssistantError(f"the warm server (pid {info['pid']}) did not stop; see {log_path(home)}")
 
 
 def start(config: Config, version: str | None = None) -> dict:
@@ -80,6 +83,7 @@ def start(config: Config, version: str | None = None) -> dict:
         args = [sys.executable, "-m", "assistant.server.daemon", json.dumps(config.to_dict())]
         child = subprocess.Popen(args + ([version] if version else []), stdin=subprocess.DEVNULL, stdout=log,
                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    threading.Thread(target=child.wait, daemon=True).start()  # reaped when it exits, if this process lives on
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         info = status(config.home)
