@@ -24,8 +24,9 @@ QUESTION = "What is Kestrel?"
 
 
 @pytest.fixture
-def home(home, make_assistant):
+def home(home, make_assistant, monkeypatch):
     """A home dir with two indexed notes, small answers, and any server it starts stopped at the end."""
+    monkeypatch.delenv("ASSISTANT_SERVER")
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text("max_tokens = 8\nk = 20\nn = 4\nkeep_alive = -1\n")
     a = make_assistant()

@@ -199,6 +199,8 @@ class Daemon:
             elif request["op"] == "explain":
                 channel.send(Done(asker.explain(job.question, **request.get("options", {}))).to_dict())
             else:
+                if "llama.cpp" in self.models.loaded():  # no prefix KV from the last job: answers match a fresh process
+                    self.models.generator.llm.reset()
                 events = asker.ask(job.question, AskOptions(**request.get("options", {})), job.cancel)
                 for event in events:
                     channel.send(event.to_dict())
