@@ -63,12 +63,16 @@ def bench_server(repeats: int, out: Path, home: Path | None = None) -> None:
     table = Table("run", "first token (median)", "total (median)", "goal",
                   title=f"assistant ask as a CLI process, sample corpus, median of {repeats}")  # fmt: skip
     for name, rows in runs.items():
-        table.add_row(name, f"{median(rows, 'first_token'):.2f} s", f"{median(rows, 'total'):.2f} s", goals.get(name, ""))
+        table.add_row(
+            name, f"{median(rows, 'first_token'):.2f} s", f"{median(rows, 'total'):.2f} s", goals.get(name, "")
+        )
     ratio = median(runs["first ask (starts server)"], "total") / median(runs["cold --no-server"], "total")
     console = Console(width=120)
     console.print(table)
     console.print(f"first ask / cold ask (total): {ratio:.2f}x · idle server memory: {idle['rss'] / 2**20:.0f} MiB "
                   f"({', '.join(idle['loaded'])})")  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"runs": runs, "ratio": ratio, "idle_rss": idle["rss"], "loaded": idle["loaded"]}, indent=2))
+    out.write_text(
+        json.dumps({"runs": runs, "ratio": ratio, "idle_rss": idle["rss"], "loaded": idle["loaded"]}, indent=2)
+    )
     print(f"wrote {out}")

@@ -13,11 +13,10 @@ import sys
 
 import psutil
 import pytest
+from conftest import CORPUS, ROOT
 
 from assistant.server import client
 from assistant.server.protocol import log_path, socket_path, supported
-
-from conftest import CORPUS, ROOT
 
 pytestmark = pytest.mark.skipif(not supported(), reason="the warm server needs Unix domain sockets")
 QUESTION = "What is Kestrel?"
@@ -64,7 +63,7 @@ def answer(home, *args) -> str:
 
     code, out = finish(cli(home, "ask", QUESTION, "--no-learn", "--json", *args))
     assert code == 0, out
-    return json.loads(out[out.index("{"):])["answer"]
+    return json.loads(out[out.index("{") :])["answer"]
 
 
 def sessions(home) -> list[tuple[str, str]]:

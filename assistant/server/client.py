@@ -17,8 +17,7 @@ from collections.abc import Iterator
 
 from assistant.config import Config
 from assistant.errors import AssistantError
-from assistant.server.protocol import (Channel, fingerprint, log_path, mismatch, socket_path,
-                                       supported)  # fmt: skip
+from assistant.server.protocol import ALREADY_RUNNING, Channel, fingerprint, log_path, mismatch, socket_path, supported
 
 START_TIMEOUT = 120.0  # seconds to wait for a new server's socket (the server itself loads models lazily)
 
@@ -90,10 +89,12 @@ def start(config: Config, version: str | None = None) -> dict:
         if info is not None:
             return info
         code = child.poll()
-        if code not in (None, 3):  # 3: another client started one first; wait for its socket
+        if code not in (None, ALREADY_RUNNING):  # another client started one first: wait for its socket
             raise AssistantError(f"the warm server did not start (exit {code}); see {log_path(config.home)}")
         time.sleep(0.02)
-    raise AssistantError(f"the warm server did not open its socket in {START_TIMEOUT:.0f}s; see {log_path(config.home)}")
+    raise AssistantError(
+        f"the warm server did not open its socket in {START_TIMEOUT:.0f}s; see {log_path(config.home)}"
+    )
 
 
 def ensure(config: Config, notice=None) -> dict:

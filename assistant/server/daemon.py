@@ -21,9 +21,16 @@ from dataclasses import dataclass, field
 
 from assistant.config import Config
 from assistant.core.models import Models
-from assistant.server.protocol import Channel, config_from_dict, fingerprint, lock_path, mismatch, socket_path
+from assistant.server.protocol import (
+    ALREADY_RUNNING,
+    Channel,
+    config_from_dict,
+    fingerprint,
+    lock_path,
+    mismatch,
+    socket_path,
+)
 
-ALREADY_RUNNING = 3  # exit code: another server holds the lock for this home dir
 log = logging.getLogger("assistant.server")
 
 
@@ -52,7 +59,7 @@ class Daemon:
     def serve(self) -> int:
         home = self.config.home
         home.mkdir(parents=True, exist_ok=True)
-        lock = open(lock_path(home), "w")
+        lock = open(lock_path(home), "w")  # noqa: SIM115 - held open for the process's life: the flock is the claim
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -231,10 +238,8 @@ def watch_client(channel: Channel, cancel: threading.Event) -> None:
 
 def preload(models: Models, config: Config) -> None:
     """Load what an ask will need, so the next ask is warm (``server start``)."""
-    models.embedder
-    models.generator
-    if config.learn:
-        models.training
+    for part in ("embedder", "generator", "training") if config.learn else ("embedder", "generator"):
+        getattr(models, part)
 
 
 def main(argv: list[str]) -> int:

@@ -4,7 +4,6 @@ settings a server is fixed to for its life."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from assistant.config import Config
 SOCKET_NAME = "server.sock"
 LOCK_NAME = "server.lock"
 LOG_NAME = "server.log"
+ALREADY_RUNNING = 3  # the daemon's exit code when another server holds the lock for this home dir
 
 # Settings that change how a model loads: a server keeps them for its life; a request that needs
 # other values restarts it. The rest of the config travels with each request.
