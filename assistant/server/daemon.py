@@ -173,21 +173,28 @@ class Daemon:
             channel.send(Waiting(self.job.question if self.job else "").to_dict())
             while not self.job_lock.acquire(timeout=0.2):
                 if job.cancel.is_set() or self.stopping.is_set():
-                    return
+                    return self.turn_away(channel)
         try:
             if job.cancel.is_set() or self.stopping.is_set():
-                return
+                return self.turn_away(channel)
             self.job = job
+            counted = request["op"] != "preload"  # loading for `server start` is not a job served
             log.info("job %d: %s %r", self.jobs + 1, request["op"], job.question)
             started = time.monotonic()
             self.work(channel, request, config, job)
             log.info("job %d done in %.1fs", self.jobs + 1, time.monotonic() - started)
+            self.jobs += counted
+            if counted and self.config.keep_alive == 0:
+                self.stopping.set()
         finally:
-            self.jobs += 1
             self.job = None
             self.job_lock.release()
-            if self.config.keep_alive == 0:
-                self.stopping.set()
+
+    def turn_away(self, channel: Channel) -> None:
+        from assistant.events import Failed
+
+        if self.stopping.is_set():
+            channel.send(Failed("the warm server is stopping (another ask needed other settings): ask again").to_dict())
 
     def work(self, channel: Channel, request: dict, config: Config, job: Job) -> None:
         """Run one job on the warm models, sending each event as a JSON line."""
