@@ -4,6 +4,12 @@ For the default settings (learning on) and for --no-learn, it reports the median
 answer token, the total, and each stage, over a few questions from corpus/QUESTIONS.md.
 
     python scripts/bench_ask.py [--questions 3] [--out .bench/bench_ask.json]
+
+With --server it runs real `assistant ask` processes instead (the warm server, issue 15): the time from the
+command starting to the first answer token with a warm server (--no-learn and with learning), the first ask
+that starts the server against a cold --no-server ask, and the idle server's memory; median of --repeats.
+
+    python scripts/bench_ask.py --server [--repeats 5] [--out .bench/bench_ask_server.json]
 """
 
 from __future__ import annotations
@@ -24,8 +30,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=int, default=3)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, default=Path(".bench/bench_ask.json"))
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--server", action="store_true", help="Time real CLI processes through the warm server.")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--home", type=Path, default=None, help="--server: an existing home to (re)index into.")
     args = parser.parse_args()
+    if args.server:
+        from bench_ask_server import bench_server
+
+        return bench_server(args.repeats, args.out or Path(".bench/bench_ask_server.json"), args.home)
+    args.out = args.out or Path(".bench/bench_ask.json")
 
     from rich.console import Console
     from rich.table import Table

@@ -21,6 +21,7 @@ def home(tmp_path, monkeypatch) -> Path:
     for name in list(os.environ):
         if name.startswith("ASSISTANT_") and name not in {"ASSISTANT_HOME", "ASSISTANT_DEBUG"}:
             monkeypatch.delenv(name)
+    monkeypatch.setenv("ASSISTANT_SERVER", "0")  # ask/explain in-process; tests/test_server.py turns it back on
     return path
 
 

@@ -6,8 +6,11 @@ import json
 
 import click
 
-from assistant.cli.main import cli, console, home_option, make_assistant, user_errors
-from assistant.config import DEVICES, METHODS
+from assistant.cli.main import cli, console, home_option, user_errors
+from assistant.config import DEVICES, METHODS, load_config
+from assistant.server.client import event_source
+
+no_server_option = click.option("--no-server", is_flag=True, help="Run in this process instead of the warm server (also: server = false).")
 
 
 def selection_options(func):
@@ -31,15 +34,16 @@ def selection_options(func):
 @click.option("--steps", type=click.IntRange(1), default=None, help="Cap on LoRA steps (one per pick by default).")
 @click.option("--adapter", "adapter", type=int, default=None, help="Re-use the adapter of session ID and skip learning.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result instead of live output.")
+@no_server_option
 @home_option
 @user_errors
-def ask(question, k, n, method, lam, device, no_learn, no_context, steps, adapter, as_json, home):
+def ask(question, k, n, method, lam, device, no_learn, no_context, steps, adapter, as_json, no_server, home):
     """Answer QUESTION after learning from the most informative chunks of your documents."""
     from assistant.cli.render import render_ask
     from assistant.core.asker import AskOptions
     from assistant.events import Done
 
-    assistant = make_assistant(home, device=device, k=k, n=n, method=method, lam=lam)
+    assistant = event_source(load_config(home=home, device=device, k=k, n=n, method=method, lam=lam), no_server)
     options = AskOptions(learn=False if no_learn else None, context=False if no_context else None, steps=steps,
                          adapter=adapter)  # fmt: skip
     events = assistant.ask(question, options)
@@ -54,13 +58,15 @@ def ask(question, k, n, method, lam, device, no_learn, no_context, steps, adapte
 @click.argument("question")
 @selection_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@no_server_option
 @home_option
 @user_errors
-def explain(question, k, n, method, lam, device, as_json, home):
+def explain(question, k, n, method, lam, device, as_json, no_server, home):
     """Show which chunks SIFT would learn from for QUESTION, next to plain nearest neighbours."""
     from assistant.cli.render import render_explain
 
-    explanation = make_assistant(home, device=device, k=k, n=n, method=method, lam=lam).explain(question)
+    config = load_config(home=home, device=device, k=k, n=n, method=method, lam=lam)
+    explanation = event_source(config, no_server).explain(question)
     if as_json:
         click.echo(json.dumps(explanation.to_dict(), indent=2))
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -43,7 +44,10 @@ def status(as_json, home):
     """Show documents, chunks, index size, models, device and the home dir."""
     from assistant.cli.render import render_status
 
+    from assistant.server.client import describe
+
     facts = make_assistant(home).status()
+    facts = dataclasses.replace(facts, server=describe(facts.home))
     if as_json:
         click.echo(json.dumps(facts.to_dict(), indent=2))
     else:

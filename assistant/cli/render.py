@@ -164,6 +164,8 @@ def render_ask(out: Console, stream: Iterable[ev.Event], *, quiet: bool = False)
             out.file.flush()
         elif isinstance(event, ev.Warning):
             out.print(f"[yellow]warning:[/] {event.message}")
+        elif isinstance(event, ev.Waiting):
+            out.print(f"[dim]waiting: the server is answering “{event.question}”[/]")
         elif isinstance(event, ev.Done):
             result = event.result
     if status is not None:
