@@ -23,6 +23,9 @@ _MODULES = {
     "mlp.gate_proj": "ffn_gate",
     "mlp.up_proj": "ffn_up",
     "mlp.down_proj": "ffn_down",
+    # phi3 keeps llama.cpp's fused layout: q, k, v rows stacked in one matrix, gate and up rows in another
+    "self_attn.qkv_proj": "attn_qkv",
+    "mlp.gate_up_proj": "ffn_up",
 }
 _KEY = re.compile(r"layers\.(\d+)\.(self_attn\.\w+|mlp\.\w+)\.lora_([AB])(?:\.default)?\.weight$")
 PERMUTED_ARCHS = {"llama"}  # qwen2, qwen3 and gemma3 are converted without the q/k permutation
@@ -54,6 +57,12 @@ def gguf_tensors(state: dict, arch: str, n_head: int, n_kv_head: int, *, permute
     return out
 
 
+def gguf_arch(path: Path) -> str:
+    from assistant.models.gguf_info import read_info
+
+    return read_info(path).arch
+
+
 def export_gguf(result, tm, out_path: Path, *, permute: bool = True) -> Path:
     """Write ``result`` (a tune.LoraResult) for the base model held by ``tm`` (a tune.TrainingModel)."""
     import gguf
@@ -61,10 +70,11 @@ def export_gguf(result, tm, out_path: Path, *, permute: bool = True) -> Path:
     config = tm.model.config if tm._peft is None else tm._peft.base_model.model.config
     n_head = config.num_attention_heads
     n_kv_head = getattr(config, "num_key_value_heads", None) or n_head
-    tensors = gguf_tensors(result.state, tm.arch, n_head, n_kv_head, permute=permute)
+    arch = gguf_arch(tm.gguf_path)  # transformers' model_type can differ (gemma3_text vs gemma3)
+    tensors = gguf_tensors(result.state, arch, n_head, n_kv_head, permute=permute)
     out_path = Path(out_path)
     tmp = out_path.with_name(out_path.name + ".tmp")
-    writer = gguf.GGUFWriter(str(tmp), arch=tm.arch)
+    writer = gguf.GGUFWriter(str(tmp), arch=arch)
     writer.add_string("general.type", "adapter")
     writer.add_string("adapter.type", "lora")
     writer.add_float32("adapter.lora.alpha", float(result.alpha))
