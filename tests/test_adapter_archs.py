@@ -8,6 +8,8 @@ steps, exported with learn/lora_gguf.py and applied by llama.cpp. Converted mode
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -85,3 +87,34 @@ def test_unproven_architecture_is_refused(arch, tiny_ggufs, tmp_path):
 
     with pytest.raises(ModelNotFound, match=f"cannot learn on tiny-{arch}.gguf \\(architecture {arch}\\).*--no-learn"):
         TrainingModel(tiny_ggufs(arch), "cpu", tmp_path)
+
+
+def test_models_use_then_ask_end_to_end(tiny_ggufs, tmp_path, home, warm_models):
+    """A user picks a model found on the machine, then asks: the answer comes from that model, with a LoRA."""
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    from assistant.cli.main import cli
+
+    folder = tmp_path / "my-models"
+    folder.mkdir()
+    model = Path(shutil.copy(tiny_ggufs("llama"), folder / "tiny-llama.gguf"))
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "ferry.md").write_text("# Ferry\n\nThe ferry to Vis leaves Split at 06:15.\n")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(f'model_dirs = "{folder}"\nn = 2\nmax_tokens = 8\nmax_train_tokens = 64\nserver = false\n')
+    runner = CliRunner()
+    out = runner.invoke(cli, ["models", "use", "tiny-llama"])
+    assert out.exit_code == 0 and "Using tiny-llama.gguf (llama" in out.output, out.output
+    assert str(model) in (home / "config.toml").read_text()
+    assert runner.invoke(cli, ["index", str(notes)]).exit_code == 0
+    out = runner.invoke(cli, ["status"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0 and "tiny-llama.gguf" in out.output and "gguf (" in out.output, out.output
+    out = runner.invoke(cli, ["ask", "When does the ferry to Vis leave?", "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    assert payload["status"] == "complete" and payload["picks"], payload
+    assert Path(payload["adapter"]["gguf_path"]).is_file()
