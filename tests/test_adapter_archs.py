@@ -105,7 +105,8 @@ def test_models_use_then_ask_end_to_end(tiny_ggufs, tmp_path, home, warm_models)
     notes.mkdir()
     (notes / "ferry.md").write_text("# Ferry\n\nThe ferry to Vis leaves Split at 06:15.\n")
     home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text(f'model_dirs = "{folder}"\nn = 2\nmax_tokens = 8\nmax_train_tokens = 64\nserver = false\n')
+    (home / "config.toml").write_text(f'model_dirs = "{folder}"\nn = 2\nmax_tokens = 8\nmax_train_tokens = 64\n'
+                                      f'n_ctx = 512\nserver = false\n')  # fmt: skip
     runner = CliRunner()
     out = runner.invoke(cli, ["models", "use", "tiny-llama"])
     assert out.exit_code == 0 and "Using tiny-llama.gguf (llama" in out.output, out.output
@@ -115,6 +116,6 @@ def test_models_use_then_ask_end_to_end(tiny_ggufs, tmp_path, home, warm_models)
     assert out.exit_code == 0 and "tiny-llama.gguf" in out.output and "gguf (" in out.output, out.output
     out = runner.invoke(cli, ["ask", "When does the ferry to Vis leave?", "--json"])
     assert out.exit_code == 0, out.output
-    payload = json.loads(out.output)
+    payload = json.loads(out.stdout)
     assert payload["status"] == "complete" and payload["picks"], payload
     assert Path(payload["adapter"]["gguf_path"]).is_file()

@@ -6,6 +6,16 @@ adapter.lora.alpha (llama.cpp scales by alpha / rank). Tensors keep peft's shape
 llama.cpp's converter permutes the rows of q_proj / k_proj so rotary pairs sit side by side;
 transformers undoes that when it loads a GGUF, so the LoRA's q/k ``lora_b`` rows must be permuted
 the same way here, or llama.cpp applies the update to the wrong rows.
+
+The rule per architecture (each checked by tests/test_adapter_archs.py: llama.cpp's log-probs under
+the exported adapter match torch's within the base model's own torch-vs-llama.cpp gap):
+- llama: permute q_proj lora_B rows over n_head, k_proj lora_B rows over n_kv_head (converter's
+  ``LlamaModel.permute``). Mistral GGUFs are written as arch "llama" with the same permutation.
+- qwen2, qwen3: no permutation (the converter keeps HF's row order; qwen3's q/k norms are not LoRA targets).
+- phi3: fused ``qkv_proj`` -> attn_qkv and ``gate_up_proj`` -> ffn_up, no permutation; refused for
+  learning until a converted phi3 loads in llama.cpp (see gguf_info.REFUSED_WHY).
+- gemma3: no permutation; refused for learning, because transformers' copy of a gemma3 GGUF already
+  disagrees with llama.cpp on the base model, so no adapter could be checked.
 """
 
 from __future__ import annotations
