@@ -124,21 +124,60 @@ def test_chat_template_from_the_model_or_fallback(tmp_path):
     raises = from_template("{{ raise_exception('roles must alternate') }}", "<s>", "</s>", "x")
     assert raises.chat_format == "chatml" and "roles must alternate" in raises.label
     assert "drops the question" in from_template("hello", "<s>", "</s>", "x").label
+    with_bos = from_template(CHATML, "<s>", "</s>", "x", add_bos=True).formatter(messages=[{"role": "user", "content": "hi"}])
+    assert with_bos.prompt.startswith("<s><|im_start|>user")
 
 
-def test_preflight_refuses_7b_on_24gb(tmp_path):
+def write_7b_header(path: Path) -> Path:
+    """A Llama-2-7B-shaped Q4_0 GGUF: the real header, the tensor data a sparse hole (no disk, no RAM)."""
+    import gguf
+    from gguf.constants import GGML_QUANT_SIZES
+
+    writer = gguf.GGUFWriter(str(path), arch="llama")
+    writer.add_name("llama 7b header")
+    writer.add_block_count(32)
+    writer.add_embedding_length(4096)
+    writer.add_feed_forward_length(11008)
+    writer.add_token_list([f"t{i}" for i in range(32000)])
+    block, size = GGML_QUANT_SIZES[gguf.GGMLQuantizationType.Q4_0]
+    shapes = {"token_embd.weight": (32000, 4096), "output.weight": (32000, 4096)}
+    for i in range(32):
+        for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
+            shapes[f"blk.{i}.{name}.weight"] = (4096, 4096)
+        for name in ("ffn_gate", "ffn_up", "ffn_down"):
+            shapes[f"blk.{i}.{name}.weight"] = (11008, 4096)
+    data = 0
+    for name, shape in shapes.items():
+        nbytes = shape[0] * shape[1] // block * size
+        writer.add_tensor_info(name, shape, np.dtype(np.float32), nbytes, raw_dtype=gguf.GGMLQuantizationType.Q4_0)
+        data += nbytes + 32  # each tensor is aligned to 32 bytes
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    header = writer.fout[0].tell()
+    writer.close()
+    os.truncate(path, header + 32 + data)
+    return path
+
+
+def test_preflight_refuses_a_7b_header_on_24gb(tmp_path, home, monkeypatch):
+    from assistant.config import load_config
+    from assistant.core.models import Models
     from assistant.errors import ModelNotFound
     from assistant.learn.preflight import GB, check_fits
-    from assistant.models.gguf_info import GgufInfo
+    from assistant.models.gguf_info import read_info
 
-    # Llama-2-7B's header numbers: 6.74e9 parameters, 32 layers, 4096 wide, 11008 ff, 32000 tokens.
-    info = GgufInfo(path=tmp_path / "llama-2-7b.Q4_K_M.gguf", arch="llama", name="7b", parameters=6_738_415_616,
-                    quantisation="Q4_K", size=4_081_004_224, chat_template="", n_layers=32, n_embd=4096,
-                    n_ctx_train=4096, n_ff=11008, n_vocab=32000)  # fmt: skip
+    big = write_7b_header(tmp_path / "llama-2-7b.Q4_0.gguf")
+    info = read_info(big)
+    assert (info.parameters, info.quantisation, info.n_layers) == (6_738_149_376, "Q4_0", 32)
+    monkeypatch.setenv("ASSISTANT_MEMORY_LIMIT_GB", "24")
+    models = Models(load_config(model=str(big), device="cpu"))
     with pytest.raises(ModelNotFound) as caught:
-        check_fits(info, "cpu", 256, 8, available=24 * GB)
+        models.training  # the preflight refuses before anything is loaded
     message = str(caught.value)
     assert "\n" not in message and "needs about 32.7 GB" in message and "24.0 GB RAM is free" in message
-    assert "max_train_tokens" in message and "--no-learn" in message and "smaller model" in message
-    small = check_fits(info, "cuda", 256, 8, available=24 * GB)  # bf16 on a GPU halves the weights: fits
-    assert small.total < 24 * GB
+    assert "max_train_tokens=256" in message and "--no-learn" in message and "smaller model" in message
+    assert models._training is None
+    assert check_fits(info, "cuda", 256, 8, available=24 * GB).total < 24 * GB  # bf16 on a GPU: it fits
+    with pytest.raises(ModelNotFound, match="GPU memory is free"):
+        check_fits(info, "cuda", 4096, 8, available=16 * GB)

@@ -31,10 +31,13 @@ def _token(fields, tokens, key: str) -> str:
     return bytes(tokens.parts[tokens.data[index]]).decode("utf-8", errors="replace") if index < len(tokens.data) else ""
 
 
-def from_template(template: str, bos: str, eos: str, name: str) -> ChatTemplate:
+def from_template(template: str, bos: str, eos: str, name: str, add_bos: bool = False) -> ChatTemplate:
     """The model's template when it renders a system + user turn with the text in it, else ChatML."""
     if not template.strip():
         return ChatTemplate(f"{FALLBACK} (fallback: the model has no chat template)", FALLBACK, None)
+    if add_bos and bos and "bos_token" not in template:
+        # llama-cpp-python adds no BOS to a rendered template: put it in when the model wants one
+        template = "{{ bos_token }}" + template
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     try:
@@ -61,4 +64,6 @@ def choose(path: Path) -> ChatTemplate:
     bos = _token(fields, tokens, "tokenizer.ggml.bos_token_id")
     eos = _token(fields, tokens, "tokenizer.ggml.eos_token_id")
     name = _string(fields, "general.name") or Path(path).stem
-    return from_template(_string(fields, "tokenizer.chat_template"), bos, eos, name)
+    add_bos = fields.get("tokenizer.ggml.add_bos_token")
+    wants_bos = bool(add_bos is not None and add_bos.data and add_bos.parts[add_bos.data[0]][0])
+    return from_template(_string(fields, "tokenizer.chat_template"), bos, eos, name, wants_bos)
