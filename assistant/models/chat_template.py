@@ -54,7 +54,7 @@ def choose(path: Path) -> ChatTemplate:
     """Read the template and special tokens from the header (no model load) and pick the format."""
     from gguf import GGUFReader
 
-    from assistant.models.gguf_info import _string
+    from assistant.models.gguf_info import header_string
 
     try:
         fields = GGUFReader(str(path)).fields
@@ -63,7 +63,7 @@ def choose(path: Path) -> ChatTemplate:
     tokens = fields.get("tokenizer.ggml.tokens")
     bos = _token(fields, tokens, "tokenizer.ggml.bos_token_id")
     eos = _token(fields, tokens, "tokenizer.ggml.eos_token_id")
-    name = _string(fields, "general.name") or Path(path).stem
+    name = header_string(fields, "general.name") or Path(path).stem
     add_bos = fields.get("tokenizer.ggml.add_bos_token")
     wants_bos = bool(add_bos is not None and add_bos.data and add_bos.parts[add_bos.data[0]][0])
-    return from_template(_string(fields, "tokenizer.chat_template"), bos, eos, name, wants_bos)
+    return from_template(header_string(fields, "tokenizer.chat_template"), bos, eos, name, wants_bos)

@@ -39,7 +39,7 @@ class GgufInfo:
         return self.arch in TRAINABLE_ARCHS
 
 
-def _string(fields, key: str) -> str:
+def header_string(fields, key: str) -> str:
     field = fields.get(key)
     if field is None or not field.data:
         return ""
@@ -70,17 +70,17 @@ def read_info(path: Path) -> GgufInfo:
     except (ValueError, OSError, IndexError, KeyError) as exc:
         raise ModelNotFound(f"{path} is not a readable GGUF file: {exc}") from None
     fields = reader.fields
-    arch = _string(fields, "general.architecture")
+    arch = header_string(fields, "general.architecture")
     parameters, kinds = 0, Counter()
     for tensor in reader.tensors:
         parameters += int(tensor.n_elements)
         kinds[tensor.tensor_type.name] += int(tensor.n_elements)
-    return GgufInfo(path=path, arch=arch, name=_string(fields, "general.name") or path.stem, parameters=parameters,
+    return GgufInfo(path=path, arch=arch, name=header_string(fields, "general.name") or path.stem, parameters=parameters,
                     quantisation=kinds.most_common(1)[0][0] if kinds else "?", size=path.stat().st_size,
-                    chat_template=_string(fields, "tokenizer.chat_template"),
+                    chat_template=header_string(fields, "tokenizer.chat_template"),
                     n_layers=_int(fields, f"{arch}.block_count"), n_embd=_int(fields, f"{arch}.embedding_length"),
                     n_ctx_train=_int(fields, f"{arch}.context_length"),
-                    is_adapter=_string(fields, "general.type") == "adapter",
+                    is_adapter=header_string(fields, "general.type") == "adapter",
                     n_ff=_int(fields, f"{arch}.feed_forward_length"), n_vocab=_n_tokens(fields))  # fmt: skip
 
 
