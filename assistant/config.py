@@ -45,6 +45,7 @@ class Config:
     home: Path = field(default_factory=default_home)
     # Models: empty means the shipped default (SmolLM2-135M GGUF, MiniLM folder).
     model: str = ""  # a .gguf file, or an HF folder holding one
+    model_dirs: str = ""  # more folders `assistant models` searches for GGUFs, separated by os.pathsep
     embedder: str = ""  # an HF folder with a BERT-like encoder
     device: str = "auto"  # one of DEVICES
     threads: int = 0  # 0: follow the machine
@@ -168,6 +169,12 @@ def check_setting(name: str, value: Any) -> Any:
     return value
 
 
+def _check_model_dirs(value: str) -> None:
+    for part in value.split(os.pathsep):
+        if part.strip() and not Path(part).expanduser().is_dir():
+            raise ConfigError(f"setting 'model_dirs': {part!r} is not a folder")
+
+
 def load_config(**overrides: Any) -> Config:
     """Build the effective config. ``overrides`` (from CLI flags) win; ``None`` values are ignored."""
     home = Path(overrides.get("home") or default_home()).expanduser()
@@ -191,6 +198,7 @@ def load_config(**overrides: Any) -> Config:
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     values.pop("home", None)
     config = Config(home=home, **{name: check_setting(name, value) for name, value in values.items()})
+    _check_model_dirs(config.model_dirs)
     if config.chunk_overlap >= config.chunk_tokens:
         raise ConfigError(f"setting 'chunk_overlap': {config.chunk_overlap} must be below chunk_tokens ({config.chunk_tokens})")
     return config
@@ -204,6 +212,7 @@ def save_config(config: Config, **changes: Any) -> Config:
         current = tomllib.loads(path.read_text(encoding="utf-8"))
     for name, value in changes.items():
         current[name] = check_setting(name, value)
+    _check_model_dirs(str(current.get("model_dirs", "")))
     lines = []
     for name, value in sorted(current.items()):
         if isinstance(value, bool):

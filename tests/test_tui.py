@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from textual.command import CommandList
-from textual.widgets import DataTable, Input, Markdown, Sparkline, Switch
+from textual.widgets import DataTable, Input, Markdown, Select, Sparkline, Switch
 
 from assistant import events as ev
 from assistant.core.library import Library
@@ -641,3 +641,24 @@ def test_the_fake_matches_the_real_events():
     kinds = Counter(type(e).__name__ for e in events)
     assert kinds["Selected"] == 8 and kinds["Step"] == 8 and kinds["Done"] == 1 and kinds["Token"] > 10
     assert isinstance(events[-1].result, Session)
+
+
+async def test_settings_offers_models_found_on_this_machine(fake, home, tmp_path, monkeypatch):
+    from test_models_discover import write_gguf
+
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "none"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "none"))
+    found = write_gguf(tmp_path / "user" / ".lmstudio" / "models" / "pub" / "repo" / "tiny-qwen3.gguf", "qwen3")
+    app = AssistantApp(fake.config, assistant=fake)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f4")
+        select = app.screen.query_one("#set-found", Select)
+        assert await wait_until(pilot, lambda: len(select._options) == 2)  # the blank prompt + the one model
+        assert "tiny-qwen3.gguf · qwen3" in str(select._options[1][0]) and "learns" in str(select._options[1][0])
+        select.value = str(found)
+        await pilot.pause()
+        assert app.screen.query_one("#set-model", Input).value == str(found)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert str(found) in (home / "config.toml").read_text()

@@ -30,24 +30,11 @@ class Generation:
     tokens: int
 
 
-def gguf_metadata(path: Path, key: str) -> str:
-    """One string field of a GGUF header, read without loading the model."""
-    from gguf import GGUFReader
+def _chat_format(path: Path):
+    """The model's own chat template (Jinja2), or ChatML when it has none or it fails to render."""
+    from assistant.models.chat_template import choose
 
-    field = GGUFReader(str(path)).fields.get(key)
-    if field is None:
-        return ""
-    return bytes(field.parts[field.data[0]]).decode("utf-8", errors="replace")
-
-
-def _chat_format(path: Path) -> str:
-    template = gguf_metadata(path, "tokenizer.chat_template")
-    # SmolLM2 and Qwen use ChatML; llama-cpp-python's template path answered nonsense for SmolLM2.
-    if "<|im_start|>" in template or not template:
-        return "chatml"
-    if "<start_of_turn>" in template:
-        return "gemma"
-    return "chatml"
+    return choose(path)
 
 
 def _file_identity(path: Path) -> tuple:
@@ -70,12 +57,9 @@ class Generator:
         if not self.gguf_path.is_file():
             raise ModelNotFound(f"model file not found: {self.gguf_path}")
         try:
-            from llama_cpp import llama_chat_format
-
-            fmt = _chat_format(self.gguf_path)
-            self._formatter = getattr(llama_chat_format, f"format_{fmt}")
-            self.llm = Llama(model_path=str(self.gguf_path), n_ctx=n_ctx, n_threads=threads or os.cpu_count(),
-                             seed=seed, chat_format=fmt, logits_all=logits_all, verbose=verbose)  # fmt: skip
+            self.chat_template = _chat_format(self.gguf_path)
+            self.llm = Llama(model_path=str(self.gguf_path), n_ctx=n_ctx, n_threads=threads or os.cpu_count(), seed=seed,
+                             logits_all=logits_all, verbose=verbose, **self.chat_template.llama_kwargs())  # fmt: skip
         except (ValueError, RuntimeError) as exc:
             raise ModelNotFound(f"llama.cpp cannot load {self.gguf_path.name}: {exc}") from None
         self._adapters: OrderedDict[tuple, object] = OrderedDict()  # file identity -> llama.cpp handle
@@ -146,7 +130,7 @@ class Generator:
 
         from assistant.answer.loops import LoopGuard
 
-        formatted = self._formatter(messages=messages)
+        formatted = self.chat_template.format(messages)
         stops = [s for s in ([formatted.stop] if isinstance(formatted.stop, str) else formatted.stop or []) if s]
         tokens = self.llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=True, special=True)
         self.llm.reset()

@@ -75,4 +75,4 @@ def cli():
 
 # Each module registers its commands on ``cli``.
 from assistant.cli import ask_commands, eval_commands, index_commands, library_commands  # noqa: E402,F401
-from assistant.cli import server_commands  # noqa: F401
+from assistant.cli import models_commands, server_commands  # noqa: E402,F401

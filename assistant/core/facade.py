@@ -48,8 +48,12 @@ class Assistant:
         counts = self.store.counts()
         problems: list[Problem] = []
         model = embedder = device = None
+        chat_template = ""
         try:
             model = str(self.models.gguf_path)
+            from assistant.models.chat_template import choose
+
+            chat_template = choose(self.models.gguf_path).label
         except AssistantError as exc:
             problems.append(Problem(ProblemKind.MISSING, "model", str(exc)))
         try:
@@ -69,7 +73,7 @@ class Assistant:
             documents=counts["documents"], chunks=counts["chunks"], sessions=counts["sessions"],
             index_bytes=index_path.stat().st_size if index_path.exists() else 0, home=str(self.config.home),
             model=model, embedder=embedder, device=device, roots=self.library.roots(),
-            threads=self.config.threads or os.cpu_count() or 1, problems=problems,
+            threads=self.config.threads or os.cpu_count() or 1, problems=problems, chat_template=chat_template,
             formats=formats(self.config.include_code),
         )  # fmt: skip
 

@@ -55,9 +55,18 @@ class Models:
             from assistant.learn.tune import TrainingModel
             from assistant.models.locate import set_threads
 
+            self.preflight()
             set_threads(self.config.threads)
             self._training = TrainingModel(self.gguf_path, self.device, self.config.cache_dir)
         return self._training
+
+    def preflight(self) -> None:
+        """Refuse, with the numbers, a training copy that would not fit (no out-of-memory kill)."""
+        from assistant.learn.preflight import check_fits, memory_limit_override
+        from assistant.models.gguf_info import read_info
+
+        check_fits(read_info(self.gguf_path), self.device, self.config.max_train_tokens, self.config.lora_r,
+                   memory_limit_override())  # fmt: skip
 
     @property
     def generator(self):

@@ -71,6 +71,9 @@ class TrainingModel:
         self.device = device
         self.cache_dir = Path(cache_dir)
         self.dtype = dtype or _dtype_for(device)
+        from assistant.models.gguf_info import check_trainable, read_info
+
+        check_trainable(read_info(self.gguf_path))
         start = time.perf_counter()
         self.sha256 = sha256_file(self.gguf_path)
         cached = Path(cache_dir) / "models" / self.sha256[:16]

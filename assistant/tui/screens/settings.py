@@ -15,11 +15,16 @@ from assistant.tui.messages import Facts
 from assistant.tui.widgets.top_bar import TopBar
 
 
-
 def short(path: str) -> str:
     """A model's file or folder name (a folder named ``model`` is known by its parent)."""
     p = Path(path)
     return p.parent.name if p.name == "model" else p.name
+
+
+def found_label(m) -> str:
+    """One found model as the settings list shows it: name, architecture, size, trainable or not."""
+    learn = "learns" if m.info.trainable else "answers only"
+    return f"{m.name} · {m.info.arch} · {m.info.parameters / 1e6:.0f}M params · {m.info.quantisation} · {learn}"
 
 
 class SettingsScreen(Screen):
@@ -31,6 +36,8 @@ class SettingsScreen(Screen):
         with VerticalScroll(id="settings-form"):
             yield from self.row("model", Input(c.model, placeholder="default: SmolLM2-135M-Instruct Q4_1", id="set-model", compact=True),
                                 "a .gguf file or a folder with one")  # fmt: skip
+            yield from self.row("found", Select([], prompt="models on this machine…", id="set-found", compact=True),
+                                "Ollama, LM Studio, GPT4All, HF cache, model_dirs")  # fmt: skip
             yield from self.row("embedder", Input(c.embedder, placeholder="default: all-MiniLM-L6-v2", id="set-embedder", compact=True),
                                 "a folder with config.json")  # fmt: skip
             yield from self.row("device", Select([(d, d) for d in DEVICES], value=c.device, allow_blank=False, id="set-device", compact=True),
@@ -56,6 +63,20 @@ class SettingsScreen(Screen):
 
     def on_mount(self) -> None:
         self.watch(self.app, "facts", self.show_facts)
+        self.list_found_models()
+
+    def list_found_models(self) -> None:
+        """The same list as `assistant models`: headers only, so it is quick."""
+        from assistant.models.discover import discover, parse_dirs
+
+        found = discover(parse_dirs(self.app.assistant.config.model_dirs))
+        options = [(found_label(m), str(m.info.path)) for m in found]
+        self.query_one("#set-found", Select).set_options(options)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "set-found" and event.value is not Select.BLANK:
+            event.stop()
+            self.query_one("#set-model", Input).value = str(event.value)
 
     def show_facts(self, facts: Facts | None) -> None:
         if not facts or facts.status is None:
