@@ -150,3 +150,13 @@ def test_vector_batches_page_through_every_vector_in_id_order(tmp_path):
     assert [len(b[0]) for b in batches] == [2, 2, 2, 1]
     assert np.array_equal(np.concatenate([b[0] for b in batches]), ids)
     assert np.array_equal(np.concatenate([b[1] for b in batches]), vectors)
+
+
+def test_remove_documents_in_one_go_returns_every_chunk_id(tmp_path):
+    store = Store(tmp_path / "a.db")
+    a = _doc(store, tmp_path, "a.md", 2, 0)
+    b = _doc(store, tmp_path, "b.md", 3, 1)
+    c = _doc(store, tmp_path, "c.md", 1, 2)
+    removed = store.remove_documents([tmp_path / "a.md", tmp_path / "missing.md", tmp_path / "c.md"])
+    assert sorted(removed) == sorted(a + c) and store.chunk_ids().tolist() == b
+    assert set(store.document_stamps()) == {str(tmp_path / "b.md")}

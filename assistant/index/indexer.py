@@ -124,11 +124,9 @@ class Indexer:
 
         seen = {str(p) for p in found.files}
         if prune:
-            for root in roots:
-                for stale in self.store.documents_under(root):
-                    if stale not in seen:
-                        vectors.mark_deleted(self.store.remove_document(stale))
-                        report.removed += 1
+            stale = list(dict.fromkeys(p for root in roots for p in self.store.documents_under(root) if p not in seen))
+            vectors.mark_deleted(self.store.remove_documents(stale))
+            report.removed += len(stale)
         for root in roots:
             self.store.mark_root(root)
         if vectors is not None:
