@@ -19,7 +19,6 @@ from assistant.index.ingest import Chunk
 from assistant.records import AdapterInfo, Root, Session, SessionSummary, decode, encode, picks_from_rows
 from assistant.storage.migrations import migrations
 
-
 # Chunk-id fingerprint mixing, a quadratic (a linear mix ties {1, 4} with {2, 3}); each term stays below 2^31,
 # so the sum over a billion chunks fits in 64 bits.
 MIX, MIX_MOD, MIX_CAP = 40503, 65521, 2147483647

@@ -192,4 +192,4 @@ def fingerprint(ids: np.ndarray) -> list[int]:
     Chunk ids are never reused (AUTOINCREMENT), so an index behind the store differs in count or sum;
     the mixed sum catches the rest. ``assistant index --rebuild`` remains the exact repair."""
     ids = np.asarray(ids, dtype=np.int64)
-    return [int(len(ids)), int(ids.sum()), int(((ids % MIX_MOD) ** 2 * MIX % MIX_CAP).sum())]
+    return [len(ids), int(ids.sum()), int(((ids % MIX_MOD) ** 2 * MIX % MIX_CAP).sum())]
