@@ -142,6 +142,15 @@ def test_discovery_skips_and_counts(tmp_path):
     assert found.skipped["symlink loop"] == 1
 
 
+def test_a_file_reached_twice_is_listed_once(tmp_path):
+    (tmp_path / "a.md").write_text("a")
+    (tmp_path / "link.md").symlink_to(tmp_path / "a.md")
+    (tmp_path / "hard.md").hardlink_to(tmp_path / "a.md")
+    (tmp_path / "b.md").write_text("b")
+    found = discover([tmp_path, tmp_path / "a.md"], max_bytes=1024)
+    assert len(found.files) == 2 and {p.name for p in found.files} & {"b.md"}
+
+
 def test_code_only_when_enabled(tmp_path):
     (tmp_path / "x.py").write_text("print(1)")
     assert discover([tmp_path], max_bytes=10**6).files == []

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from sqlite_utils import Database
@@ -59,3 +61,105 @@ def test_session_round_trip_and_delete(tmp_path):
     store.delete_session(sid)
     with pytest.raises(SessionNotFound):
         store.session(sid)
+
+
+def _doc(store, tmp_path, name, n, seed):
+    vectors = np.random.default_rng(seed).standard_normal((n, 8)).astype(np.float32)
+    chunks = [Chunk(f"{name} {i}", "H", 1, 1, 2) for i in range(n)]
+    return store.replace_document(path=tmp_path / name, root=tmp_path, fmt="text", sha256=name, size=n, mtime=float(n),
+                                  chunks=chunks, embeddings=vectors)[1]  # fmt: skip
+
+
+def test_open_trusts_a_matching_fingerprint_and_still_repairs_an_index_behind_the_store(tmp_path):
+    from assistant.storage.vectors import VectorIndex, fingerprint
+
+    store = Store(tmp_path / "a.db")
+    first = _doc(store, tmp_path, "a.md", 3, 0)
+    path = tmp_path / "v.hnsw"
+    VectorIndex(path, 8).rebuild(store)
+    vi, repair = VectorIndex.open(path, 8, store)
+    assert not repair and vi.fingerprint == store.chunk_fingerprint() == fingerprint(np.array(first))
+    second = _doc(store, tmp_path, "b.md", 2, 1)  # the store moves on; the index file is not saved
+    vi, repair = VectorIndex.open(path, 8, store)
+    assert repair.added == 2 and not repair.rebuilt
+    assert set(vi.index.get_ids_list()) - vi.deleted == set(first + second)
+    store.remove_document(tmp_path / "a.md")
+    vi, repair = VectorIndex.open(path, 8, store)
+    assert repair.deleted == 3 and vi.fingerprint == store.chunk_fingerprint() == fingerprint(np.array(second))
+    vi, repair = VectorIndex.open(path, 8, store)
+    assert not repair
+
+
+def test_fingerprint_in_sql_matches_numpy_and_tells_sets_apart(tmp_path):
+    from assistant.storage.vectors import fingerprint
+
+    store = Store(tmp_path / "a.db")
+    ids = _doc(store, tmp_path, "a.md", 50, 0)
+    assert store.chunk_fingerprint() == fingerprint(np.array(ids))
+    assert fingerprint(np.array([1, 4])) != fingerprint(np.array([2, 3]))  # same count and sum
+    assert fingerprint(np.array([], dtype=np.int64)) == [0, 0, 0] == Store(tmp_path / "b.db").chunk_fingerprint()
+
+
+def test_document_stamps_hold_what_a_rewalk_compares(tmp_path):
+    store = Store(tmp_path / "a.db")
+    _doc(store, tmp_path, "a.md", 2, 0)
+    stamps = store.document_stamps()
+    assert stamps == {str(tmp_path / "a.md"): {"id": 1, "size": 2, "mtime": 2.0, "sha256": "a.md"}}
+
+
+def test_fingerprint_of_a_million_large_ids_does_not_overflow():
+    from assistant.storage.vectors import fingerprint
+
+    ids = np.arange(2**40, 2**40 + 1_000_000, dtype=np.int64)
+    count, total, mixed = fingerprint(ids)
+    assert count == 10**6 and total == int(ids.astype(object).sum()) and 0 < mixed < 2**63
+
+
+def test_deletions_touch_only_the_sidecar_and_survive_a_reopen(tmp_path):
+    from assistant.storage.vectors import VectorIndex
+
+    store = Store(tmp_path / "a.db")
+    keep = _doc(store, tmp_path, "a.md", 3, 0)
+    gone = _doc(store, tmp_path, "b.md", 2, 1)
+    path = tmp_path / "v.hnsw"
+    vi = VectorIndex(path, 8)
+    vi.rebuild(store)
+    graph = path.read_bytes()
+    path.touch()
+    stamp = path.stat().st_mtime_ns, vi.meta_path.stat().st_mtime_ns
+    vi.save()  # nothing changed: nothing written
+    assert (path.stat().st_mtime_ns, vi.meta_path.stat().st_mtime_ns) == stamp
+    vi.mark_deleted(store.remove_document(tmp_path / "b.md"))
+    vi.save()
+    assert path.read_bytes() == graph, "a deletion must not rewrite the graph"
+    again, repair = VectorIndex.open(path, 8, store)
+    assert not repair and again.unflushed == set(gone)
+    query = np.random.default_rng(1).standard_normal(8).astype(np.float32)
+    assert set(again.search(query, 5)[0].tolist()) == set(keep)
+    again.add(np.array(gone), np.zeros((2, 8), np.float32) + 1)  # an addition writes the graph and flushes
+    again.save()
+    assert path.read_bytes() != graph and again.unflushed == set()
+    assert json.loads(again.meta_path.read_text())["unflushed"] == []
+
+
+def test_vector_batches_page_through_every_vector_in_id_order(tmp_path):
+    store = Store(tmp_path / "a.db")
+    _doc(store, tmp_path, "a.md", 5, 0)
+    _doc(store, tmp_path, "b.md", 4, 1)
+    store.remove_document(tmp_path / "a.md")
+    _doc(store, tmp_path, "c.md", 3, 2)
+    ids, vectors = store.vectors()
+    batches = list(store.vector_batches(size=2))
+    assert [len(b[0]) for b in batches] == [2, 2, 2, 1]
+    assert np.array_equal(np.concatenate([b[0] for b in batches]), ids)
+    assert np.array_equal(np.concatenate([b[1] for b in batches]), vectors)
+
+
+def test_remove_documents_in_one_go_returns_every_chunk_id(tmp_path):
+    store = Store(tmp_path / "a.db")
+    a = _doc(store, tmp_path, "a.md", 2, 0)
+    b = _doc(store, tmp_path, "b.md", 3, 1)
+    c = _doc(store, tmp_path, "c.md", 1, 2)
+    removed = store.remove_documents([tmp_path / "a.md", tmp_path / "missing.md", tmp_path / "c.md"])
+    assert sorted(removed) == sorted(a + c) and store.chunk_ids().tolist() == b
+    assert set(store.document_stamps()) == {str(tmp_path / "b.md")}

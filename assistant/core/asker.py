@@ -183,9 +183,12 @@ class Asker:
 
     def retrieve(self, question: str, k: int) -> Candidates:
         """Embed the question and pull the top-k candidates with their vectors and chunk rows."""
-        vectors = self.catalog.require_index()
-        query = self.models.embedder.embed([question])[0]
-        ids, _sims = vectors.search(query, k)
+        self.catalog.require_index()  # an empty index fails before the embedder loads
+        return self.retrieve_vector(self.models.embedder.embed([question])[0], k)
+
+    def retrieve_vector(self, query: np.ndarray, k: int) -> Candidates:
+        """The top-k candidates of an embedded question: HNSW, then the vectors from the store."""
+        ids, _sims = self.catalog.require_index().search(query, k)
         store = self.catalog.store
         found_ids, found = store.vectors(ids)
         order = {int(i): n for n, i in enumerate(found_ids)}

@@ -113,8 +113,9 @@ class Indexer:
         pending: list[_Pending] = []
         last_save = time.perf_counter()
         total = len(found.files)
+        known = self.store.document_stamps()  # one query, not one per file: 50,000 files walk in seconds
         for done, path in enumerate(found.files, start=1):
-            item = self._prepare(path, found.readers[path], _root_of(path, roots), report)
+            item = self._prepare(path, found.readers[path], _root_of(path, roots), known.get(str(path)), report)
             if item is not None:
                 pending.append(item)
             if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_CHUNKS or done == total:
@@ -127,11 +128,9 @@ class Indexer:
 
         seen = {str(p) for p in found.files}
         if prune:
-            for root in roots:
-                for stale in self.store.documents_under(root):
-                    if stale not in seen:
-                        vectors.mark_deleted(self.store.remove_document(stale))
-                        report.removed += 1
+            stale = list(dict.fromkeys(p for root in roots for p in self.store.documents_under(root) if p not in seen))
+            vectors.mark_deleted(self.store.remove_documents(stale))
+            report.removed += len(stale)
         for root in roots:
             self.store.mark_root(root)
         if vectors is not None:
@@ -142,13 +141,14 @@ class Indexer:
         yield Stage(StageName.INDEXING, done=True, seconds=report.seconds)
         yield Done(report)
 
-    def _prepare(self, path: Path, reader: Reader, root: Path | None, report: IndexReport) -> _Pending | None:
-        """Read and chunk one file unless it is unchanged. Reading errors become skip reasons."""
+    def _prepare(self, path: Path, reader: Reader, root: Path | None, existing: dict | None,
+                 report: IndexReport) -> _Pending | None:  # fmt: skip
+        """Read and chunk one file unless it is unchanged (``existing``: its stamp row, if indexed before).
+        Reading errors become skip reasons."""
         t = time.perf_counter()
         try:
             try:
                 st = path.stat()
-                existing = self.store.document(path)
                 if existing and existing["size"] == st.st_size and existing["mtime"] == st.st_mtime:
                     report.unchanged += 1
                     return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,6 +18,10 @@ from assistant.errors import SessionNotFound, StoreError
 from assistant.index.chunk import Chunk
 from assistant.records import AdapterInfo, Root, Session, SessionSummary, decode, encode, picks_from_rows
 from assistant.storage.migrations import migrations
+
+# Chunk-id fingerprint mixing, a quadratic (a linear mix ties {1, 4} with {2, 3}); each term stays below 2^31,
+# so the sum over a billion chunks fits in 64 bits.
+MIX, MIX_MOD, MIX_CAP = 40503, 65521, 2147483647
 
 
 def now() -> str:
@@ -66,6 +70,11 @@ class Store:
     def document(self, path: Path | str) -> dict | None:
         rows = self._rows("SELECT * FROM documents WHERE path = ?", [str(path)])
         return rows[0] if rows else None
+
+    def document_stamps(self) -> dict[str, dict]:
+        """path -> {id, size, mtime, sha256} of every document: what a re-index compares files against."""
+        cur = self.db.execute("SELECT path, id, size, mtime, sha256 FROM documents")
+        return {r[0]: {"id": r[1], "size": r[2], "mtime": r[3], "sha256": r[4]} for r in cur}
 
     def touch_document(self, doc_id: int, size: int, mtime: float) -> None:
         with self.db.atomic():
@@ -122,13 +131,19 @@ class Store:
 
     def remove_document(self, path: Path | str) -> list[int]:
         """Delete a document and its chunks; returns the removed chunk ids."""
+        return self.remove_documents([path])
+
+    def remove_documents(self, paths: Iterable[Path | str]) -> list[int]:
+        """Delete documents and their chunks in one transaction (one commit, not one per file: pruning
+        5,000 files took 28 s one by one); returns the removed chunk ids."""
+        ids: list[int] = []
         with self.db.atomic():
-            doc = self.document(path)
-            if not doc:
-                return []
-            ids = [r["id"] for r in self._rows("SELECT id FROM chunks WHERE document_id = ?", [doc["id"]])]
-            self.db.execute("DELETE FROM chunks WHERE document_id = ?", [doc["id"]])
-            self.db.execute("DELETE FROM documents WHERE id = ?", [doc["id"]])
+            for path in paths:
+                doc = self.document(path)
+                if doc:
+                    ids += [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE document_id = ?", [doc["id"]])]
+                    self.db.execute("DELETE FROM chunks WHERE document_id = ?", [doc["id"]])
+                    self.db.execute("DELETE FROM documents WHERE id = ?", [doc["id"]])
         return ids
 
     def documents_under(self, root: Path) -> list[str]:
@@ -163,6 +178,14 @@ class Store:
     def chunk_ids(self) -> np.ndarray:
         return np.array([r["id"] for r in self._rows("SELECT id FROM chunks ORDER BY id")], dtype=np.int64)
 
+    def chunk_fingerprint(self) -> list[int]:
+        """[count, sum, mixed sum] of the chunk ids, as ``vectors.fingerprint`` computes it; one index scan."""
+        row = self.db.execute(
+            "SELECT count(*), coalesce(sum(id), 0), coalesce(sum((id % ?) * (id % ?) * ? % ?), 0) FROM chunks",
+            [MIX_MOD, MIX_MOD, MIX, MIX_CAP],
+        ).fetchone()
+        return [int(v) for v in row]
+
     def vectors(self, ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(ids, float32 matrix) for the given chunk ids, or for every chunk."""
         if ids is None:
@@ -181,6 +204,18 @@ class Store:
             np.array([r["id"] for r in rows], dtype=np.int64),
             np.stack([np.frombuffer(r["embedding"], dtype=np.float32) for r in rows]),
         )
+
+    def vector_batches(self, size: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every chunk's (ids, float32 matrix), ``size`` rows at a time: a rebuild at 10^6 chunks then
+        holds one batch beside the graph instead of every vector twice (blobs plus matrix)."""
+        after = 0
+        while True:
+            rows = self.db.execute("SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id LIMIT ?", [after, size]).fetchall()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            yield ids, np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            after = int(ids[-1])
 
     def chunks(self, ids: Sequence[int]) -> dict[int, dict]:
         """Chunk rows with their document path, keyed by id."""
