@@ -59,7 +59,7 @@ class VectorIndex:
             raise ValueError(f"index has dim {meta.get('dim')}, embedder has {self.dim}")
         self.index = self._hnswlib.Index(space="ip", dim=self.dim)
         self.index.load_index(str(self.path), max_elements=int(meta["capacity"]))
-        self.deleted = set(meta.get("deleted", []))
+        self.deleted = set(meta.get("deleted", [])) & set(self.index.get_ids_list())  # a sidecar newer than the graph
 
     @classmethod
     def open(cls, path: Path, dim: int, store: Store) -> tuple["VectorIndex", Repair]:
@@ -139,8 +139,11 @@ class VectorIndex:
                 continue
             try:
                 self.index.mark_deleted(label)
-            except RuntimeError:  # unknown label: nothing to hide
-                continue
+            except RuntimeError as exc:
+                # Unknown label: nothing to hide. Already deleted in the graph but not in our list: the
+                # sidecar is one save behind the graph (a crash between save()'s two renames), so record it.
+                if "already deleted" not in str(exc):
+                    continue
             self.deleted.add(label)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
