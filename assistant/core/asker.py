@@ -231,7 +231,7 @@ class Asker:
             if run.params["learn"]:
                 yield from self._learn(run)
             yield from self._answer(run)
-            yield Done(self._record(run, SessionStatus.COMPLETE))
+            session = self._record(run, SessionStatus.COMPLETE)
         except (Cancelled, KeyboardInterrupt, GeneratorExit):
             run.cancel.set()
             if run.picks:
@@ -241,6 +241,7 @@ class Asker:
             raise
         finally:
             self._discard_staged(run)
+        yield Done(session)  # outside the try: a caller that stops reading at Done does not add an "interrupted" row
 
     def _start(self, question: str, opts: AskOptions, cancel: threading.Event) -> AskRun:
         cfg = self.config
