@@ -53,7 +53,7 @@ def main() -> None:
         at1 = np.mean([bool(h[:1]) and h[0] for h in per_q])
         at3 = np.mean([any(h[:3]) for h in per_q])
         rows.append({"weighting": name, "evidence@1": float(at1), "evidence@3": float(at3), "n": len(per_q)})
-    print(f"| weighting | evidence@1 | evidence@3 | n |\n|---|---|---|---|")
+    print("| weighting | evidence@1 | evidence@3 | n |\n|---|---|---|---|")
     for r in rows:
         print(f"| {r['weighting']} | {r['evidence@1']:.2f} | {r['evidence@3']:.2f} | {r['n']} |")
     out = Path(".bench")

@@ -31,25 +31,22 @@ SHOTS = {
 
 
 async def capture(name: str, keys: list[str], out: Path, size: tuple[int, int]) -> Path:
-    from unittest import mock
-
     from assistant.config import load_config
     from assistant.tui.app import AssistantApp
-    from tests.test_tui import FakeAssistant, answered, fake_changed_sources, wait_until
+    from tests.test_tui import FakeAssistant, answered, wait_until
 
     fake = FakeAssistant(load_config(), step_delay=0.01)
     fake.file_delay = 0.01
     app = AssistantApp(fake.config, assistant=fake)
-    with mock.patch("assistant.core.library.changed_sources", fake_changed_sources):
-        async with app.run_test(size=size) as pilot:
-            await wait_until(pilot, lambda: app.facts is not None)
-            await answered(pilot)
-            app.ask_screen.sources.table.focus()
-            await pilot.press(*keys)
-            await wait_until(pilot, lambda: not app.busy)
-            await pilot.pause(0.3)
-            await pilot.wait_for_scheduled_animations()
-            path = Path(app.save_screenshot(filename=f"tui-{name}.svg", path=str(out)))
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: app.facts is not None)
+        await answered(pilot)
+        app.ask_screen.sources.table.focus()
+        await pilot.press(*keys)
+        await wait_until(pilot, lambda: not app.busy)
+        await pilot.pause(0.3)
+        await pilot.wait_for_scheduled_animations()
+        path = Path(app.save_screenshot(filename=f"tui-{name}.svg", path=str(out)))
     return path
 
 

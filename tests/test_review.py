@@ -1,7 +1,6 @@
 """Session review without the LLM: adapter files, checksums, forgetting, exporting."""
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -59,21 +58,26 @@ def test_verify_rejects_missing_and_tampered_adapters(tmp_path):
         adapter_files.verify(adapter, sid)
 
 
-def test_sweep_removes_orphans_only(tmp_path):
+def test_sweep_deletes_unnamed_folders_mends_committed_ones_and_spares_live_ones(tmp_path):
     store, _, sid = seed_store(tmp_path)
     adapters = tmp_path / "adapters"
     dead = adapters / ".partial-dead"
     dead.mkdir()
     (dead / "pid").write_text("999999")
-    orphan = adapters / "0123456789ab"
+    orphan = adapters / "0123456789ab"  # a published folder no row names (a crash inside `forget`): no grace period
     orphan.mkdir()
-    old = time.time() - 3600
-    os.utime(orphan, (old, old))
-    fresh = adapters / "fresh0000000"
-    fresh.mkdir()
-    removed = adapter_files.sweep_orphans(adapters, store.adapter_paths())
-    assert sorted(p.name for p in removed) == [".partial-dead", "0123456789ab"]
-    assert Path(store.session(sid).adapter.path).is_dir() and fresh.is_dir()
+    live = adapters / ".partial-live"  # a running ask in another process
+    live.mkdir()
+    (live / "pid").write_text(str(os.getppid()))
+    committed = adapter_files.staging_dir(adapters)  # its row committed, then the process died before the rename
+    (committed / "pid").write_text("999999")
+    final = adapter_files.final_dir(committed)
+    previous = Path(store.session(sid).adapter.path)  # no longer named once the row names ``final``
+    store.db.execute("UPDATE adapters SET path = ? WHERE session_id = ?", [str(final), sid])
+    removed = adapter_files.sweep_orphans(adapters, store.adapter_paths)
+    assert sorted(p.name for p in removed) == sorted([".partial-dead", "0123456789ab", previous.name])
+    assert final.is_dir() and not committed.exists() and not (final / "pid").exists()
+    assert live.is_dir()
 
 
 def test_changed_and_vanished_sources(tmp_path):

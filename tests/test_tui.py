@@ -206,13 +206,15 @@ class FakeAssistant:
         self.token_delay = 0.0
         self.asked: list[tuple[str, int | None]] = []
         self.fail_with: Exception | None = None
+        self.hold_learning = False
 
     def status(self) -> Status:
         return Status(documents=44, chunks=179, sessions=len(self.store.rows), index_bytes=1_228_800,
                       home="~/.local/share/assistant", model="/opt/models/SmolLM2-135M-Instruct.Q4_1.gguf",
                       embedder="/opt/models/all-MiniLM-L6-v2", device="cpu", roots=self.store.roots(), threads=2)  # fmt: skip
 
-    def ask(self, question, options=None, *, adapter=None, cancel=None, **overrides):
+    def ask(self, question, options=None, *, cancel=None, **overrides):
+        adapter = overrides.get("adapter", options.adapter if options else None)
         self.asked.append((question, adapter))
         return self._ask(question, adapter, cancel or threading.Event())
 
@@ -231,6 +233,8 @@ class FakeAssistant:
             yield ev.Stage("learning")
             for i, s in enumerate(sels, start=1):
                 time.sleep(self.step_delay)
+                if self.hold_learning:  # a learning step that lasts until the test cancels it: no race with a clock
+                    cancel.wait(timeout=60)
                 if cancel.is_set():  # like the core: keep the session as interrupted, then stop
                     self.store.record(None, "2024-11-02T10:00:00+00:00", "interrupted", question, "", sels, 1.0, None,
                                       note="interrupted by the user")  # fmt: skip
@@ -248,7 +252,7 @@ class FakeAssistant:
         sid = self.store.record(None, "2024-11-02T10:00:00+00:00", "complete", question, HERON_ANSWER, sels, 6.1, new, params=params)
         yield ev.Done(replace(self.store.session(sid), nn=nn_picks()))
 
-    def index(self, paths, **options):
+    def index(self, paths, *, prune=True, rebuild=False):
         """A re-index of the notes folder: 44 files, 3 of them changed since the last run."""
         yield ev.Stage("discovering")
         yield ev.Stage("discovering", done=True, seconds=0.02, detail="44 files")
@@ -387,7 +391,7 @@ async def test_open_a_source_follow_a_citation_and_edit(fake, monkeypatch, tmp_p
 
 
 async def test_keys_work_while_learning_and_esc_cancels(fake):
-    fake.step_delay = 0.25
+    fake.hold_learning = True
     app = AssistantApp(fake.config, assistant=fake)
     async with app.run_test(size=(80, 24)) as pilot:
         await ask(pilot)
@@ -662,3 +666,19 @@ async def test_settings_offers_models_found_on_this_machine(fake, home, tmp_path
         await pilot.press("ctrl+s")
         await pilot.pause()
     assert str(found) in (home / "config.toml").read_text()
+
+
+def test_the_fake_has_the_facades_interface():
+    """Every public method of the double has the real facade's signature, so a change to the facade breaks it."""
+    import inspect
+
+    from assistant.core.facade import Assistant
+
+    public = [n for n, v in vars(FakeAssistant).items() if callable(v) and not n.startswith("_")]
+    assert set(public) == {"status", "ask", "index"}
+    def shape(fn):  # names, kinds and defaults; annotations aside
+        return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    for name in public:
+        assert shape(getattr(FakeAssistant, name)) == shape(getattr(Assistant, name)), name
+    assert {"config", "store", "library"} <= set(vars(FakeAssistant(load_config())))

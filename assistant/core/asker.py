@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant import faults
 from assistant.config import Config
 from assistant.core.models import Models
 from assistant.errors import AssistantError, Cancelled, IndexEmpty
@@ -236,6 +237,7 @@ class Asker:
         run = self._start(question, options or AskOptions(), cancel or threading.Event())
         try:
             yield from self._retrieve_and_select(run)
+            faults.point("after-retrieval")
             run.check_cancel("before learning")  # Esc during retrieval or selection stops here
             if run.abstained:
                 yield from self._abstain(run)
@@ -243,7 +245,7 @@ class Asker:
                 if run.params["learn"]:
                     yield from self._learn(run)
                 yield from self._answer(run)
-            yield Done(self._record(run, SessionStatus.COMPLETE))
+            session = self._record(run, SessionStatus.COMPLETE)
         except (Cancelled, KeyboardInterrupt, GeneratorExit):
             run.cancel.set()
             if run.picks:
@@ -253,6 +255,7 @@ class Asker:
             raise
         finally:
             self._discard_staged(run)
+        yield Done(session)  # outside the try: a caller that stops reading at Done does not add an "interrupted" row
 
     def _start(self, question: str, opts: AskOptions, cancel: threading.Event) -> AskRun:
         cfg = self.config
@@ -263,7 +266,7 @@ class Asker:
             if source.adapter is None:
                 raise AssistantError(f"session {opts.adapter} has no adapter to re-use")
             reuse = adapter_files.verify(source.adapter, opts.adapter)
-        adapter_files.sweep_orphans(cfg.adapters_dir, self.catalog.store.adapter_paths())
+        self.catalog.mend_adapters()
         learn = cfg.learn if opts.learn is None else opts.learn
         params = {
             "k": opts.k or cfg.k, "n": opts.n or self.default_n(device), "method": opts.method or cfg.method,
@@ -324,7 +327,9 @@ class Asker:
             train_cfg = TrainConfig(lr=cfg.lr, r=cfg.lora_r, alpha=cfg.lora_alpha, targets=cfg.lora_targets,
                                     max_tokens=cfg.max_train_tokens, seed=cfg.seed)  # fmt: skip
             result = yield from in_thread(
-                lambda emit: fit_lora(tm, texts, train_cfg, on_step=emit, should_cancel=run.cancel.is_set), run.cancel
+                lambda emit: fit_lora(tm, texts, train_cfg, on_step=lambda s: (emit(s), faults.point("mid-learning")),
+                                     should_cancel=run.cancel.is_set),
+                run.cancel,
             )
             for note in result.notes:  # e.g. a GPU out-of-memory retry with shorter chunks
                 yield Warning(note)
@@ -338,6 +343,7 @@ class Asker:
                 target_modules=",".join(result.targets), steps=result.steps,
             )  # fmt: skip
             run.gguf = gguf
+            faults.point("after-adapter-export")
             yield run.timings.finish(StageName.LEARNING, f"{result.steps} steps, loss {result.losses[0]:.2f} -> {result.losses[-1]:.2f}")
         except (Cancelled, KeyboardInterrupt, GeneratorExit):
             raise
@@ -376,6 +382,7 @@ class Asker:
                     raise Cancelled("cancelled during answering")
                 run.answer += piece
                 emit(Token(piece))
+                faults.point("mid-answer")
 
             return gen.generate(messages, max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed,
                                 on_token=on_token)  # fmt: skip
@@ -386,10 +393,13 @@ class Asker:
         yield run.timings.finish(StageName.ANSWERING, "stopped at a repeated sentence" if run.looped else "")
 
     def _record(self, run: AskRun, status: SessionStatus) -> Session:
+        # Record, then publish: the row names the adapter's final folder and commits while the files are
+        # still staged; the rename comes after. A crash in between leaves a row and its staged folder,
+        # which the next command renames into place (adapters.sweep_orphans). So a published folder
+        # always has its row, and an unnamed one is deleted at once: no grace period, no lost adapter.
         adapter = None
         if run.adapter and status == SessionStatus.COMPLETE:
-            final = adapter_files.publish(Path(run.adapter.path))
-            run.staged = None
+            final = adapter_files.final_dir(Path(run.adapter.path))
             adapter = replace(run.adapter, path=str(final), gguf_path=str(final / adapter_files.GGUF_NAME))
         session = Session(
             id=None, question=run.question, answer=run.answer, status=str(status), picks=run.picks, prior=run.prior,
@@ -397,11 +407,11 @@ class Asker:
             model=self.models.gguf_path.name, embedder=self.models.embedder.name, nn=run.nn, evidence=run.evidence,
             claims=run.claims, looped=run.looped, abstained=run.abstained,
         )  # fmt: skip
-        try:
-            session_id = self.catalog.store.record_session(session)
-        except BaseException:
-            adapter_files.delete(adapter)
-            raise
+        session_id = self.catalog.store.record_session(session)  # on failure the finally discards the staged files
+        if adapter:
+            staged, run.staged = run.staged, None  # committed: from here on the next command mends, never deletes
+            faults.point("between-record-and-publish")
+            adapter_files.publish(staged)
         return replace(session, id=session_id)
 
     @staticmethod

@@ -7,6 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant import faults
 from assistant.errors import AssistantError
 from assistant.learn import adapters as adapter_files
 from assistant.records import Record, Root, Session, SessionSummary, serialisable
@@ -86,6 +87,7 @@ class Library:
             if adapter and not adapter.forgotten_at:
                 store.forget_adapter(session_id, f"learned from {path}, which was forgotten")
         removed = store.remove_document(path)
+        faults.point("mid-forget-source")
         if removed:
             vectors = self.catalog.vectors
             vectors.mark_deleted(removed)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant import faults
 from assistant.config import Config
 from assistant.core.models import Models
 from assistant.errors import AssistantError, IndexBusy
@@ -204,6 +205,7 @@ class Indexer:
                 path=item.path, root=item.root, fmt=item.fmt, sha256=item.sha256, size=item.size,
                 mtime=item.mtime, chunks=item.chunks, embeddings=vecs, warning=item.warning,
             )  # fmt: skip
+            faults.point("mid-index-commit")
             vectors.mark_deleted(old_ids)
             vectors.add(new_ids, vecs)
             report.chunks += len(new_ids)

@@ -1,8 +1,9 @@
-"""Adapter files under the home dir: staged writes, checksums, orphan sweeps.
+"""Adapter files under the home dir: staged writes, checksums, orphan sweeps that also mend.
 
-An adapter folder is written as ``.partial-<id>`` and renamed into place right before the
-session row that names it is committed, so a crash leaves either nothing or a folder the next
-command can recognise as orphaned and delete.
+An adapter folder is written as ``.partial-<id>``; the session row that names its final folder
+``<id>`` commits first, and the rename follows. A crash therefore leaves one of: a staged folder
+no row names (deleted by the next command), or a row plus its staged folder (renamed into place
+by the next command). A final folder exists only once its row does.
 """
 
 from __future__ import annotations
@@ -10,15 +11,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from assistant.errors import AdapterError
 from assistant.records import AdapterInfo
 
 GGUF_NAME = "adapter.gguf"
-ORPHAN_GRACE_S = 120  # a folder this new may belong to an ask that is about to commit
 
 
 def sha256_file(path: Path) -> str:
@@ -37,9 +37,14 @@ def staging_dir(adapters_dir: Path) -> Path:
     return path
 
 
+def final_dir(staged: Path) -> Path:
+    """Where a staged adapter folder goes once its session row is committed."""
+    return staged.with_name(staged.name.removeprefix(".partial-"))
+
+
 def publish(staged: Path) -> Path:
-    """Move a staged adapter folder to its final name."""
-    final = staged.with_name(staged.name.removeprefix(".partial-"))
+    """Move a staged adapter folder to its final name (after its row is committed)."""
+    final = final_dir(staged)
     (staged / "pid").unlink(missing_ok=True)
     staged.rename(final)
     return final
@@ -72,23 +77,36 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def sweep_orphans(adapters_dir: Path, known: set[str]) -> list[Path]:
-    """Delete adapter folders no session row names (left by a crash or a kill -9)."""
+def sweep_orphans(adapters_dir: Path, known: Callable[[], set[str]]) -> list[Path]:
+    """Mend or delete what a crash left: publish a staged folder whose row committed, delete one no row names.
+
+    ``known`` gives the adapter folders the store names; it is read after the folder is listed, so a
+    folder another process publishes meanwhile (its row commits before its rename) is always known.
+    A staged folder whose process is still alive belongs to a running ask and is left alone.
+    Returns the folders deleted.
+    """
     removed: list[Path] = []
     if not adapters_dir.is_dir():
         return removed
-    for entry in adapters_dir.iterdir():
-        if not entry.is_dir() or str(entry) in known:
+    entries = [e for e in adapters_dir.iterdir() if e.is_dir()]
+    named = known()
+    for entry in entries:
+        if str(entry) in named:
             continue
         if entry.name.startswith(".partial-"):
-            try:
-                pid = int((entry / "pid").read_text())
-            except (OSError, ValueError):
-                pid = -1
-            if pid > 0 and _pid_alive(pid) and pid != os.getpid():
+            if _owner_alive(entry):
                 continue
-        elif time.time() - entry.stat().st_mtime < ORPHAN_GRACE_S:
-            continue
+            if str(final_dir(entry)) in named:
+                publish(entry)  # the row committed, the rename did not happen: finish it
+                continue
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
     return removed
+
+
+def _owner_alive(staged: Path) -> bool:
+    try:
+        pid = int((staged / "pid").read_text())
+    except (OSError, ValueError):
+        return False
+    return pid > 0 and pid != os.getpid() and _pid_alive(pid)

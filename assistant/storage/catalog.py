@@ -24,7 +24,14 @@ class Catalog:
     def store(self) -> Store:
         if self._store is None:
             self._store = Store(self.config.db_path)
+            self.mend_adapters()  # every command that opens the store finishes what a crash left
         return self._store
+
+    def mend_adapters(self) -> list:
+        """Publish adapter folders whose session committed before a crash; delete folders no session names."""
+        from assistant.learn.adapters import sweep_orphans
+
+        return sweep_orphans(self.config.adapters_dir, self.store.adapter_paths)
 
     def index_dim(self) -> int:
         # The store remembers the dim, so an unchanged re-index never loads the embedder.

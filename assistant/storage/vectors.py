@@ -67,9 +67,9 @@ class VectorIndex:
             raise ValueError(f"index has dim {meta.get('dim')}, embedder has {self.dim}")
         self.index = self._hnswlib.Index(space="ip", dim=self.dim)
         self.index.load_index(str(self.path), max_elements=int(meta["capacity"]))
-        self.deleted = set(meta.get("deleted", []))
+        self.deleted = set(meta.get("deleted", [])) & set(self.index.get_ids_list())  # a sidecar newer than the graph
         self.fingerprint = meta.get("fingerprint")
-        self.unflushed, self.graph_dirty = set(meta.get("unflushed", [])), False
+        self.unflushed, self.graph_dirty = set(meta.get("unflushed", [])) & self.deleted, False
         for label in self.unflushed:
             try:
                 self.index.mark_deleted(label)
@@ -171,8 +171,11 @@ class VectorIndex:
                 continue
             try:
                 self.index.mark_deleted(label)
-            except RuntimeError:  # unknown label: nothing to hide
-                continue
+            except RuntimeError as exc:
+                # Unknown label: nothing to hide. Already deleted in the graph but not in our list: the
+                # sidecar is one save behind the graph (a crash between save()'s two renames), so record it.
+                if "already deleted" not in str(exc):
+                    continue
             self.deleted.add(label)
             self.unflushed.add(label)
 
