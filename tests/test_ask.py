@@ -127,7 +127,7 @@ def test_cancel_during_selection_stops_before_learning(tmp_path, warm_assistant)
 
 def test_three_corpus_questions_pick_the_right_files(warm_assistant):
     questions = parse_questions(CORPUS / "QUESTIONS.md")[:3]
-    a = warm_assistant(n=4, max_tokens=48, max_train_tokens=128)
+    a = warm_assistant(n=4, max_tokens=16, max_train_tokens=128)
     drain(a.index([CORPUS]))
     for q in questions:
         result = drain(a.ask(q.question))

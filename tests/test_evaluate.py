@@ -7,7 +7,7 @@ import pytest
 
 from assistant.eval.lm import LMConfig, run_lm
 from assistant.eval.overlap import overlap_markdown, pick_overlap
-from assistant.eval.qa import qa_markdown, qa_summary, run_qa
+from assistant.eval.qa import QA_CONDITIONS, qa_markdown, qa_summary, run_qa
 from assistant.eval.report import lm_markdown, lm_plot, lm_summary, load_rows
 from tests.conftest import CORPUS, drain
 
@@ -48,20 +48,24 @@ def test_lm_protocol_tiny_slice_and_resume(tmp_path, training_model, embedder, t
 def test_qa_protocol_tiny_slice(tmp_path, warm_assistant):
     questions = tmp_path / "q.md"
     text = (CORPUS / "QUESTIONS.md").read_text()
-    questions.write_text(text[: text.index("## 3.")])
+    questions.write_text(text[: text.index("## 3.")] + "## 3. What is the guest Wi-Fi password?\n- answer: UNANSWERABLE\n")
     a = warm_assistant(max_tokens=24, max_train_tokens=96)
     drain(a.index([CORPUS]))
     drain(run_qa(a, questions, tmp_path / "qa", CORPUS.resolve(), n=2))
     rows = load_rows(tmp_path / "qa" / "qa.jsonl")
-    assert [r["number"] for r in rows] == [1, 2]
+    assert [r["number"] for r in rows] == [1, 2, 3] and [r["answerable"] for r in rows] == [True, True, False]
     for r in rows:
-        assert set(r["conditions"]) == {"base", "context-nn", "context-sift", "learn-sift", "learn+context-sift"}
+        assert set(r["conditions"]) == set(QA_CONDITIONS)
+        assert set(r["recall"]) == {"nn", "sift"} and len(r["evidence"]) <= 3 and r["best_evidence"] > 0
+        assert all(isinstance(c["looped"], bool) and isinstance(c["flagged_spans"], list) for c in r["conditions"].values())
+    for r in rows[:2]:
         assert all(c["answer_bits_per_byte"] > 0 for c in r["conditions"].values())
-        assert set(r["recall"]) == {"nn", "sift"}
+    assert rows[2]["conditions"]["evidence"]["contains"] is None  # no gold answer to contain
     config = json.loads((tmp_path / "qa" / "qa-config.json").read_text())
     assert config["seed"] == a.config.seed and config["n"] == 2 and config["model"].endswith(".gguf")
-    summary = qa_summary(rows)
-    assert summary["n"] == 2 and "| learn+context-sift |" in qa_markdown(summary)
+    summary = qa_summary(rows, abstain_below=1.0)  # everything scores below 1: all abstain
+    assert summary["n"] == 3 and summary["abstention"][0] == 1.0 and summary["false_abstention"][0] == 1.0
+    assert "| learn+evidence |" in qa_markdown(summary) and "evidence@3" in qa_markdown(summary)
 
 
 def test_python_docs_installs_when_missing_and_says_so_when_it_cannot(tmp_path):

@@ -45,7 +45,7 @@ MORE = {f"more{i}.md": f"# More {i}\n\nThe locker code for room {i} is {4000 + i
 
 def env_for(home: Path, fault: str | None = None, flag: Path | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update(SMALL, ASSISTANT_HOME=str(home), HF_HUB_OFFLINE="1")
+    env.update(SMALL, ASSISTANT_HOME=str(home), HF_HUB_OFFLINE="1", ASSISTANT_SERVER="0")  # in-process: the kill hits the ask
     if fault:
         env["ASSISTANT_FAULT"] = f"{fault}:{flag}"
     return env

@@ -1,10 +1,5 @@
 """`assistant index` on a real SQLite file, a real hnswlib index and the real MiniLM."""
 
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -205,49 +200,6 @@ def test_rebuild_flag(tmp_path, counted):
     b = counted()
     drain(b.index([], rebuild=True))
     assert b.models._embedder.calls == 0 and consistent(b) and b.catalog.vectors.count == 6
-
-
-def test_kill_9_during_indexing_then_rerun(tmp_path, home):
-    root = tmp_path / "many"
-    root.mkdir()
-    for i in range(120):
-        body = "\n\n".join(f"Paragraph {j} of file {i}: " + "words " * 60 for j in range(6))
-        (root / f"f{i:03}.md").write_text(f"# File {i}\n\n{body}\n")
-    env = {**os.environ, "ASSISTANT_HOME": str(home)}
-    cmd = [sys.executable, "-m", "assistant.cli", "index", str(root)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    db = home / "assistant.db"
-    deadline = time.time() + 240
-    done_before = 0
-    while time.time() < deadline and proc.poll() is None:
-        if db.exists():
-            try:
-                with sqlite3.connect(db) as conn:
-                    done_before = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
-            except sqlite3.OperationalError:
-                pass
-            if done_before >= 5:
-                break
-        time.sleep(0.2)
-    assert proc.poll() is None, "indexing finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    with sqlite3.connect(db) as conn:
-        committed = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        # every committed document has all its chunks: one transaction per file
-        bad = conn.execute("SELECT count(*) FROM documents d WHERE n_chunks != (SELECT count(*) FROM chunks WHERE document_id = d.id)").fetchone()[0]
-        assert bad == 0
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr
-    assert f"{120 - committed} added" in out.stdout.replace("\n", " ")
-    from assistant.config import load_config
-    from assistant.core.facade import Assistant
-
-    a = Assistant(load_config(home=home))
-    assert a.store.counts()["documents"] == 120
-    assert consistent(a)
-    a.close()
 
 
 def test_indexing_works_with_network_unreachable(tmp_path, home, monkeypatch):

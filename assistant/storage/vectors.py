@@ -67,9 +67,13 @@ class VectorIndex:
             raise ValueError(f"index has dim {meta.get('dim')}, embedder has {self.dim}")
         self.index = self._hnswlib.Index(space="ip", dim=self.dim)
         self.index.load_index(str(self.path), max_elements=int(meta["capacity"]))
-        self.deleted = set(meta.get("deleted", [])) & set(self.index.get_ids_list())  # a sidecar newer than the graph
-        self.fingerprint = meta.get("fingerprint")
+        labels = np.asarray(self.index.get_ids_list(), dtype=np.int64)
+        self.deleted = set(meta.get("deleted", [])) & set(labels.tolist())  # a sidecar newer than the graph
         self.unflushed, self.graph_dirty = set(meta.get("unflushed", [])) & self.deleted, False
+        # The fingerprint of what the graph file really holds, not what the sidecar says: after a crash
+        # between save()'s two renames the pair can be one save apart. One numpy pass, no per-label Python work.
+        live = labels[~np.isin(labels, np.fromiter(self.deleted, dtype=np.int64, count=len(self.deleted)))]
+        self.fingerprint = fingerprint(live)
         for label in self.unflushed:
             try:
                 self.index.mark_deleted(label)
