@@ -82,3 +82,11 @@ def test_a_changed_time_is_flagged_and_a_copied_one_is_not(embedder, notes):
 def test_facts_are_numbers_codes_paths_and_names():
     found = facts("Ask Ingrid Halvorsen about TP753 at 07:40 in /srv/heron/heron.db [2].")
     assert {"Ingrid Halvorsen", "TP753", "07:40", "/srv/heron/heron.db"} <= set(found) and "2" not in found
+
+
+def test_exact_copies_collapse_to_one_candidate_that_remembers_its_files():
+    from assistant.core.asker import distinct
+
+    keys = {1: ("a", "/n/x.md"), 2: ("a", "/n/y.md"), 3: ("b", "/n/x.md"), 4: ("a", "/n/z.md"), 5: ("c", "/n/w.md")}
+    keep, copies = distinct([1, 2, 3, 9, 4, 5], keys, k=2)  # 9: in the index, gone from the store
+    assert keep == [1, 3] and copies == {1: ["/n/y.md", "/n/z.md"]}

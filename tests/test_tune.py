@@ -94,6 +94,8 @@ def test_gpu_out_of_memory_retries_with_shorter_chunks(training_model, monkeypat
     calls = {"n": 0}
 
     def fake_oom_forward(self, *args, **kwargs):
+        if not torch.is_grad_enabled():  # the divergence guard's probe: not a training step
+            return real_forward(self, *args, **kwargs)
         calls["n"] += 1
         if kwargs["input_ids"].shape[1] > 33 and calls["n"] == 1:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (fake)")
@@ -103,3 +105,19 @@ def test_gpu_out_of_memory_retries_with_shorter_chunks(training_model, monkeypat
     result = fit_lora(training_model, [FACT], CFG)
     assert result.notes == ["GPU out of memory: retrying with 32-token chunks"]
     assert result.steps == 1
+
+
+def test_a_diverging_run_keeps_the_best_adapter_and_says_so(training_model):
+    """A learning rate 100x too high: training stops, and the adapter is no worse than the base model."""
+    texts = [FACT, "The ferry to Vis leaves Split at 06:15 every Tuesday.", FACT, "Gunnel's bakery is on Svartbäcksgatan 12."]
+    result = fit_lora(training_model, texts * 2, TrainConfig(lr=0.2, max_tokens=64))
+    assert any("diverged" in note for note in result.notes), result.notes
+    assert result.steps < len(texts) * 2
+    for text in set(texts):
+        base = bits_per_byte(training_model, text, max_tokens=64)
+        assert bits_per_byte(training_model, text, lora=result, max_tokens=64) <= base * 1.02, text
+
+
+def test_a_sane_run_is_not_cut(training_model):
+    result = fit_lora(training_model, [FACT] * 4, CFG)
+    assert result.steps == 4 and not result.notes

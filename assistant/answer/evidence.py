@@ -194,11 +194,12 @@ def _merge(units: list[_Unit], scores: np.ndarray, bare: np.ndarray, top: int) -
     for i in np.argsort(-scores, kind="stable"):
         same = next((c for c in chosen if _same(units[c[0]].text, units[i].text, float(bare[c[0]] @ bare[i]))), None)
         if same is not None:
-            if units[i].pick.path not in same[1]:
-                same[1].append(units[i].pick.path)
+            for path in [units[i].pick.path, *units[i].pick.copies]:
+                if path not in same[1]:
+                    same[1].append(path)
             continue
         if len(chosen) < top:
-            chosen.append((int(i), [units[i].pick.path]))
+            chosen.append((int(i), list(dict.fromkeys([units[i].pick.path, *units[i].pick.copies]))))
     out = []
     for i, files in chosen:
         u = units[i]

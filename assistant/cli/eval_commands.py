@@ -23,6 +23,7 @@ def lm_options(fn):
         click.option("--n-test", type=click.IntRange(1), default=100, show_default=True, help="Held-out test documents."),
         click.option("--steps", type=click.IntRange(1), default=16, show_default=True, help="Picks = LoRA steps per test document."),
         click.option("--duplicate", type=click.IntRange(1), default=1, show_default=True, help="Copy every data-space chunk N times."),
+        click.option("--distinct", is_flag=True, help="Collapse exact copies before selection, as `ask` does."),
         click.option("--lam", type=float, default=1.0, show_default=True, help="SIFT's lambda."),
         click.option("--chunk-tokens", type=click.IntRange(16), default=128, show_default=True, help="Data-space chunk size."),
         click.option("--seed", type=int, default=0, show_default=True, help="Split and selection seed."),

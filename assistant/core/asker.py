@@ -51,6 +51,7 @@ class Candidates:
     ids: np.ndarray
     vectors: np.ndarray
     rows: dict[int, dict]
+    copies: dict[int, list[str]] = field(default_factory=dict)  # chunk id -> other files with the same text
 
 
 @serialisable
@@ -111,6 +112,28 @@ class AskRun:
     def check_cancel(self, where: str) -> None:
         if self.cancel.is_set():
             raise Cancelled(f"cancelled {where}")
+
+
+COPY_OVERSAMPLE = 2  # search this many times K, so that K distinct texts remain after copies collapse
+
+
+def distinct(ids, keys: dict[int, tuple[str, str]], k: int) -> tuple[list[int], dict[int, list[str]]]:
+    """The first ``k`` ids (in similarity order) with distinct text, and for each the paths of its copies.
+    An id the store no longer has (a stale index) is dropped: the store wins."""
+    first: dict[str, int] = {}
+    copies: dict[int, list[str]] = {}
+    for i in (int(x) for x in ids):
+        if i not in keys:
+            continue
+        sha, path = keys[i]
+        if sha in first:
+            kept = first[sha]
+            if path not in copies[kept] and path != keys[kept][1]:
+                copies[kept].append(path)
+        elif len(first) < k:
+            first[sha] = i
+            copies[i] = []
+    return list(first.values()), {i: c for i, c in copies.items() if c}
 
 
 def picks_of(selection, cands: Candidates) -> list[Pick]:
@@ -188,14 +211,17 @@ class Asker:
         return self.retrieve_vector(self.models.embedder.embed([question])[0], k)
 
     def retrieve_vector(self, query: np.ndarray, k: int) -> Candidates:
-        """The top-k candidates of an embedded question: HNSW, then the vectors from the store."""
-        ids, _sims = self.catalog.require_index().search(query, k)
+        """The top-k distinct candidates of an embedded question: HNSW, exact copies collapsed, then the
+        vectors from the store. Copies must not shrink what SIFT chooses from: with every chunk copied 4x the
+        top 200 held ~50 distinct texts. Each kept chunk remembers the other files that hold its text."""
+        ids, _sims = self.catalog.require_index().search(query, k * COPY_OVERSAMPLE)
         store = self.catalog.store
-        found_ids, found = store.vectors(ids)
+        keep, copies = distinct(ids, store.chunk_keys(ids), k)
+        found_ids, found = store.vectors(keep)
         order = {int(i): n for n, i in enumerate(found_ids)}
-        keep = [int(i) for i in ids if int(i) in order]  # the store wins over a stale index
+        keep = [i for i in keep if i in order]
         cands = np.stack([found[order[i]] for i in keep]) if keep else np.zeros((0, len(query)), np.float32)
-        return Candidates(query, np.array(keep, dtype=np.int64), cands, {})
+        return Candidates(query, np.array(keep, dtype=np.int64), cands, {}, copies)
 
     def select(self, question: str, *, k: int | None = None, n: int | None = None, method: str | None = None,
                lam: float | None = None, stop: float | None = None, seed: int | None = None):  # fmt: skip

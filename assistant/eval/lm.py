@@ -48,6 +48,7 @@ class LMConfig:
     model: str = ""
     embedder: str = ""
     limit_methods: dict = field(default_factory=dict)  # method -> max test docs (to spend CPU on the headline)
+    distinct: bool = False  # collapse exact copies before selection, as `assistant ask` does
 
 
 def corpus_files(folder: Path) -> list[Path]:
@@ -139,7 +140,7 @@ def run_lm(cfg: LMConfig, models=None) -> Iterator:
     yield Stage("evaluating", detail=f"{len(test_files)} test documents x {len(cfg.methods)} methods")
     per_method: dict[str, int] = {}
     for i, (doc, method) in enumerate(jobs, start=1):
-        key = f"{doc}|{method}|{cfg.duplicate}|{cfg.steps}|{cfg.lam}"
+        key = f"{doc}|{method}|{cfg.duplicate}|{cfg.steps}|{cfg.lam}" + ("|distinct" if cfg.distinct else "")
         per_method[method] = per_method.get(method, 0) + 1
         if key in done or per_method[method] > cfg.limit_methods.get(method, 10**9):
             yield Progress(i, len(jobs), "items")
@@ -149,9 +150,10 @@ def run_lm(cfg: LMConfig, models=None) -> Iterator:
             continue
         start = time.perf_counter()
         base = bits_per_byte(models.tm, target, max_tokens=cfg.test_tokens)
-        row = {"key": key, "doc": str(doc), "method": method, "duplicate": cfg.duplicate, "seed": cfg.seed, "curve": {"0": base}}
+        row = {"key": key, "doc": str(doc), "method": method, "duplicate": cfg.duplicate, "seed": cfg.seed,
+               "distinct": cfg.distinct, "curve": {"0": base}}  # fmt: skip
         if method != "none":
-            query, top = _candidates(models, vectors, target, cfg.k)
+            query, top = _candidates(models, vectors, target, cfg.k, texts if cfg.distinct else None)
             sel = select(query, vectors[top], cfg.steps, method=method, lam=cfg.lam, seed=cfg.seed)
             picks = [texts[top[j]] for j in sel.indices]
             every_step = method == "sift"  # the adaptive-compute analysis reads bpb after any number of steps
@@ -179,10 +181,16 @@ def _split_and_embed(cfg: LMConfig, models) -> tuple[list[Path], list[Path], lis
     return data_files, test_files, texts, vectors
 
 
-def _candidates(models, vectors: np.ndarray, target: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The query embedding and the positions of its ``k`` nearest data-space chunks (exact search)."""
+def _candidates(models, vectors: np.ndarray, target: str, k: int, texts: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The query embedding and the positions of its ``k`` nearest data-space chunks (exact search); with
+    ``texts``, exact copies are collapsed first so the ``k`` candidates are ``k`` distinct texts."""
     query = models.embedder.embed([target])[0]
-    return query, np.argsort(-(vectors @ query), kind="stable")[:k]
+    order = np.argsort(-(vectors @ query), kind="stable")
+    if texts is None:
+        return query, order[:k]
+    seen: set[str] = set()
+    kept = [j for j in order if not (texts[j] in seen or seen.add(texts[j]))]
+    return query, np.array(kept[:k], dtype=np.int64)
 
 
 def _opening(models: EvalModels, text: str, n_tokens: int) -> str:

@@ -205,6 +205,18 @@ class Store:
             np.stack([np.frombuffer(r["embedding"], dtype=np.float32) for r in rows]),
         )
 
+    def chunk_keys(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """chunk id -> (text sha256, document path), to tell exact copies apart from distinct texts."""
+        wanted, out = [int(i) for i in ids], {}
+        for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
+            part = wanted[start : start + 900]
+            for r in self._rows(
+                f"SELECT c.id, c.sha256, d.path FROM chunks c JOIN documents d ON d.id = c.document_id "
+                f"WHERE c.id IN ({','.join('?' * len(part))})", part
+            ):  # fmt: skip
+                out[r["id"]] = (r["sha256"], r["path"])
+        return out
+
     def vector_batches(self, size: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Every chunk's (ids, float32 matrix), ``size`` rows at a time: a rebuild at 10^6 chunks then
         holds one batch beside the graph instead of every vector twice (blobs plus matrix)."""
