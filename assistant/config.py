@@ -18,7 +18,7 @@ Method = Literal["sift", "nn", "nn-f", "uncertainty", "random"]
 METHODS: tuple[str, ...] = get_args(Method)
 Device = Literal["auto", "cuda", "mps", "cpu"]
 DEVICES: tuple[str, ...] = get_args(Device)
-Recipe = Literal["raw", "chat", "evidence", "distill"]
+Recipe = Literal["raw", "chat", "distill", "evidence", "reach"]
 RECIPES: tuple[str, ...] = get_args(Recipe)
 Prompt = Literal["evidence", "chunks"]
 PROMPTS: tuple[str, ...] = get_args(Prompt)
@@ -69,6 +69,7 @@ class Config:
     lora_alpha: int = 16
     lora_targets: str = "all-linear"
     max_train_tokens: int = 256
+    recipe: str = "raw"  # one of RECIPES: how the picks become training examples (learn/recipes.py)
     # Generation
     max_tokens: int = 96  # a short answer; the loop guard stops a rambling one earlier
     prompt: str = "evidence"  # one of PROMPTS: evidence lines (best first) or whole chunks as the model's context
@@ -124,6 +125,7 @@ RULES: dict[str, tuple] = {
     "max_train_tokens": (8, 32_768, "a token count from 8"),
     "max_tokens": (1, 32_768, "a token count from 1"),
     "prompt": PROMPTS,
+    "recipe": RECIPES,
     "abstain_below": (0.0, 1.0, "a score between 0 and 1"),
     "temperature": (0.0, 10.0, "a temperature from 0 to 10"),
     "n_ctx": (256, 1_048_576, "a context size from 256"),

@@ -77,6 +77,7 @@ class StageName(StrEnum):
     SELECTING = "selecting"
     LEARNING = "learning"
     ANSWERING = "answering"
+    COMPARING = "comparing"
     EVALUATING = "evaluating"
 
 
@@ -244,6 +245,7 @@ class Session(Record):
     claims: list[Claim] = field(default_factory=list)  # one per answer sentence, with its support
     looped: bool = False  # the answer was cut at its first repeated sentence
     abstained: bool = False  # the best evidence was too weak: the tool said the notes do not answer
+    without_adapter: str | None = None  # `--compare`: the answer from the same prompt with no adapter
 
     def unsupported(self) -> list[Claim]:
         """The answer sentences nothing in the picked sources supports."""

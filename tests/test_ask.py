@@ -145,15 +145,19 @@ def test_cli_ask_json_history_show_export(tmp_path, warm_assistant, monkeypatch)
     drain(a.index([small_notes(tmp_path)]))
     monkeypatch.setattr(assistant.core.facade, "Assistant", lambda config: a)
     runner = CliRunner()
-    out = runner.invoke(cli, ["ask", "When does the ferry to Vis leave?", "--json"])
+    out = runner.invoke(cli, ["ask", "When does the ferry to Vis leave?", "--json", "--recipe", "chat", "--compare"])
     assert out.exit_code == 0, out.output
     payload = json.loads(out.output)
     sid = payload["id"]
     assert payload["status"] == "complete" and payload["picks"]
+    assert payload["adapter"]["recipe"] == "chat" and payload["params"]["recipe"] == "chat"
+    assert isinstance(payload["without_adapter"], str) and payload["without_adapter"]  # the same prompt, no adapter
+    assert a.store.session(sid).without_adapter == payload["without_adapter"]
     out = runner.invoke(cli, ["history"])
     assert out.exit_code == 0 and "ferry" in out.output
     out = runner.invoke(cli, ["show", str(sid)])
-    assert out.exit_code == 0 and "uncertainty curve" in out.output and "adapter" in out.output
+    assert out.exit_code == 0 and "uncertainty curve" in out.output and "recipe=chat" in out.output
+    assert "What learning changed" in out.output and "without learning" in out.output
     out = runner.invoke(cli, ["export", str(sid), str(tmp_path / "exp")])
     assert out.exit_code == 0 and (tmp_path / "exp" / "adapter.gguf").exists()
     out = runner.invoke(cli, ["explain", "When does the ferry to Vis leave?"])

@@ -7,7 +7,7 @@ import pytest
 
 from assistant.eval.lm import LMConfig, run_lm
 from assistant.eval.overlap import overlap_markdown, pick_overlap
-from assistant.eval.qa import QA_CONDITIONS, qa_markdown, qa_summary, run_qa
+from assistant.eval.qa import qa_markdown, qa_summary, run_qa
 from assistant.eval.report import lm_markdown, lm_plot, lm_summary, load_rows
 from tests.conftest import CORPUS, drain
 
@@ -51,11 +51,14 @@ def test_qa_protocol_tiny_slice(tmp_path, warm_assistant):
     questions.write_text(text[: text.index("## 3.")] + "## 3. What is the guest Wi-Fi password?\n- answer: UNANSWERABLE\n")
     a = warm_assistant(max_tokens=24, max_train_tokens=96)
     drain(a.index([CORPUS]))
-    drain(run_qa(a, questions, tmp_path / "qa", CORPUS.resolve(), n=2))
+    conditions = ["base", "chunks", "evidence", "learn+evidence"]
+    drain(run_qa(a, questions, tmp_path / "qa", CORPUS.resolve(), n=2, conditions=conditions, recipes=["raw", "evidence"]))
     rows = load_rows(tmp_path / "qa" / "qa.jsonl")
     assert [r["number"] for r in rows] == [1, 2, 3] and [r["answerable"] for r in rows] == [True, True, False]
     for r in rows:
-        assert set(r["conditions"]) == set(QA_CONDITIONS)
+        assert list(r["conditions"]) == [*conditions, "learn[evidence]+evidence"]  # one learned condition per recipe
+        assert set(r["learn_seconds"]) == {"raw", "evidence"}
+        assert r["conditions"]["learn+evidence"]["seconds"] > r["learn_seconds"]["raw"]  # a user waits for both
         assert set(r["recall"]) == {"nn", "sift"} and len(r["evidence"]) <= 3 and r["best_evidence"] > 0
         assert all(isinstance(c["looped"], bool) and isinstance(c["flagged_spans"], list) for c in r["conditions"].values())
     for r in rows[:2]:
@@ -66,6 +69,7 @@ def test_qa_protocol_tiny_slice(tmp_path, warm_assistant):
     summary = qa_summary(rows, abstain_below=1.0)  # everything scores below 1: all abstain
     assert summary["n"] == 3 and summary["abstention"][0] == 1.0 and summary["false_abstention"][0] == 1.0
     assert "| learn+evidence |" in qa_markdown(summary) and "evidence@3" in qa_markdown(summary)
+    assert set(summary["paired"]) == {"evidence − chunks", "learn+evidence − evidence", "learn[evidence]+evidence − evidence"}
 
 
 def test_python_docs_installs_when_missing_and_says_so_when_it_cannot(tmp_path):

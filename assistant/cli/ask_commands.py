@@ -7,7 +7,7 @@ import json
 import click
 
 from assistant.cli.main import cli, console, home_option, user_errors
-from assistant.config import DEVICES, METHODS, load_config
+from assistant.config import DEVICES, METHODS, RECIPES, load_config
 from assistant.server.client import event_source
 
 no_server_option = click.option("--no-server", is_flag=True, help="Run in this process instead of the warm server (also: server = false).")
@@ -33,11 +33,13 @@ def selection_options(func):
 @click.option("--no-context", is_flag=True, help="Do not put the selected chunks in the prompt.")
 @click.option("--steps", type=click.IntRange(1), default=None, help="Cap on LoRA steps (one per pick by default).")
 @click.option("--adapter", "adapter", type=int, default=None, help="Re-use the adapter of session ID and skip learning.")
+@click.option("--recipe", type=click.Choice(RECIPES), default=None, help="How the picks become training examples (default: the recipe setting).")
+@click.option("--compare", is_flag=True, help="Also answer without the adapter, from the same evidence, and show what learning changed.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result instead of live output.")
 @no_server_option
 @home_option
 @user_errors
-def ask(question, k, n, method, lam, device, no_learn, no_context, steps, adapter, as_json, no_server, home):
+def ask(question, k, n, method, lam, device, no_learn, no_context, steps, adapter, recipe, compare, as_json, no_server, home):
     """Answer QUESTION after learning from the most informative chunks of your documents."""
     from assistant.cli.render import render_ask
     from assistant.core.asker import AskOptions
@@ -45,7 +47,7 @@ def ask(question, k, n, method, lam, device, no_learn, no_context, steps, adapte
 
     assistant = event_source(load_config(home=home, device=device, k=k, n=n, method=method, lam=lam), no_server)
     options = AskOptions(learn=False if no_learn else None, context=False if no_context else None, steps=steps,
-                         adapter=adapter)  # fmt: skip
+                         adapter=adapter, compare=compare, recipe=recipe)  # fmt: skip
     events = assistant.ask(question, options)
     if as_json:
         session = next(e.result for e in events if isinstance(e, Done))

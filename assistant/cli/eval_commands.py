@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from assistant.cli.main import cli, console, home_option, make_assistant, user_errors
+from assistant.config import RECIPES
+from assistant.eval.qa import QA_CONDITIONS
 
 
 @cli.group(name="eval")
@@ -87,14 +89,31 @@ def eval_overlap(corpus, **values):
     click.echo(overlap_markdown(rows))
 
 
+def _names(allowed):
+    """A click callback: a comma-separated list whose items all come from ``allowed``."""
+
+    def check(ctx, param, value):
+        if value is None:
+            return None
+        names = [v.strip() for v in value.split(",") if v.strip()]
+        bad = [v for v in names if v not in allowed]
+        if bad or not names:
+            raise click.BadParameter(f"{', '.join(bad) or 'nothing'}: choose from {', '.join(allowed)}")
+        return names
+
+    return check
+
+
 @eval_group.command(name="qa")
 @click.argument("corpus", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--questions", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="Questions file (default CORPUS/QUESTIONS.md).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"), show_default=True, help="Results folder (resumable).")
 @click.option("--n", type=click.IntRange(1), default=8, show_default=True, help="Picks (and LoRA steps) per question.")
+@click.option("--conditions", default=",".join(QA_CONDITIONS), show_default=True, callback=_names(QA_CONDITIONS), help="Conditions to run, comma-separated.")
+@click.option("--recipes", default=None, callback=_names(RECIPES), help="Training recipes, comma-separated; each learned condition runs once per recipe (default: the config's recipe).")
 @home_option
 @user_errors
-def eval_qa(corpus, questions, out, n, home):
+def eval_qa(corpus, questions, out, n, conditions, recipes, home):
     """Question answering on an indexed corpus: base, context, learning, learning + context."""
     from assistant.eval.qa import qa_markdown, qa_summary, run_qa
     from assistant.eval.report import load_rows
@@ -104,7 +123,8 @@ def eval_qa(corpus, questions, out, n, home):
     from assistant.cli.render import render_index
 
     render_index(console(), assistant.index([corpus]), quiet=True)
-    render_eval(console(), run_qa(assistant, questions or corpus / "QUESTIONS.md", out, corpus.resolve(), n=n))
+    render_eval(console(), run_qa(assistant, questions or corpus / "QUESTIONS.md", out, corpus.resolve(), n=n,
+                                      conditions=conditions, recipes=recipes))
     summary = qa_summary(load_rows(out / "qa.jsonl"), assistant.config.abstain_below)
     (out / "qa-summary.json").write_text(json.dumps(summary, indent=2))
     (out / "qa-summary.md").write_text(qa_markdown(summary))

@@ -174,6 +174,7 @@ def render_ask(out: Console, stream: Iterable[ev.Event], *, quiet: bool = False)
         bar.stop()
     if result is not None:
         render_grounding(out, result)
+        render_comparison(out, result)
     if result is not None and not quiet:
         out.print(sources_table(result.picks))
         timings = "  ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
@@ -195,6 +196,22 @@ def render_grounding(out: Console, session: Session) -> None:
         out.print(f"     “{e.text[: width * 2]}”", highlight=False)
         if e.note:
             out.print(f"     [dim]{e.note}[/]")
+
+
+def render_comparison(out: Console, session: Session) -> None:
+    """``--compare``: the answer without the adapter beside the one with it; ▸ marks what learning changed."""
+    from assistant.answer.compare import compare_answers
+
+    if session.without_adapter is None:
+        return
+    learned, plain = compare_answers(session.answer, session.without_adapter)
+    table = Table("without learning", f"with learning ({session.adapter.recipe if session.adapter else 'adapter'})",
+                  title="What learning changed (▸: only in this answer)", title_justify="left", expand=True)  # fmt: skip
+    cell = lambda lines: "\n".join(f"[bold]▸ {l.text}[/]" if l.changed else f"  {l.text}" for l in lines) or "[dim](empty)[/]"  # noqa: E731
+    table.add_row(cell(plain), cell(learned))
+    out.print(table)
+    if not any(l.changed for l in learned + plain):
+        out.print("[dim]learning did not change this answer[/]")
 
 
 def render_explain(out: Console, explanation: Explanation) -> None:
@@ -243,6 +260,7 @@ def render_session(out: Console, session: Session, changed: dict[int, str]) -> N
     if session.note:
         out.print(f"[yellow]note:[/] {session.note}")
     render_grounding(out, session)
+    render_comparison(out, session)
     if session.picks:
         out.print(sources_table(session.picks))
         curve = [session.prior or 0.0] + [p.variance for p in session.picks]

@@ -41,6 +41,8 @@ class AskOptions:
     context: bool | None = None
     steps: int | None = None
     adapter: int | None = None  # re-use this session's adapter and skip learning
+    compare: bool = False  # also answer without the adapter, from the same prompt
+    recipe: str | None = None  # one of RECIPES
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class AskRun:
     evidence: list[Evidence] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
     answer: str = ""
+    without_adapter: str | None = None
     looped: bool = False
     abstained: bool = False
     note: str | None = None
@@ -271,6 +274,8 @@ class Asker:
                 if run.params["learn"]:
                     yield from self._learn(run)
                 yield from self._answer(run)
+                if run.params["compare"] and run.gguf:
+                    yield from self._compare(run)
             session = self._record(run, SessionStatus.COMPLETE)
         except (Cancelled, KeyboardInterrupt, GeneratorExit):
             run.cancel.set()
@@ -301,7 +306,7 @@ class Asker:
             "adapter_from": opts.adapter, "lr": cfg.lr, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
             "lora_targets": cfg.lora_targets, "max_train_tokens": cfg.max_train_tokens, "max_tokens": cfg.max_tokens,
             "temperature": cfg.temperature, "seed": cfg.seed, "chunk_tokens": cfg.chunk_tokens, "prompt": cfg.prompt,
-            "abstain_below": cfg.abstain_below,
+            "abstain_below": cfg.abstain_below, "recipe": opts.recipe or cfg.recipe, "compare": opts.compare,
         }  # fmt: skip
         return AskRun(question, params, device, cancel, reuse=reuse, gguf=reuse)
 
@@ -343,34 +348,38 @@ class Asker:
     def _learn(self, run: AskRun) -> Iterator[Event]:
         """Train the LoRA on the picks; on failure warn and answer without it."""
         from assistant.learn.lora_gguf import export_gguf
+        from assistant.learn.recipes import PER_PICK, build_examples
         from assistant.learn.tune import TrainConfig, fit_lora, save_peft
 
         cfg = self.config
-        texts = [p.text for p in run.picks][: run.params["steps"] or None]
         yield run.timings.start(StageName.LEARNING)
         try:
             tm = self.models.training
+            recipe = run.params["recipe"]
+            examples = build_examples(recipe, run.question, run.picks, run.evidence, tm.chat_prompt)
+            examples = examples[: run.params["steps"] or None]
             train_cfg = TrainConfig(lr=cfg.lr, r=cfg.lora_r, alpha=cfg.lora_alpha, targets=cfg.lora_targets,
                                     max_tokens=cfg.max_train_tokens, seed=cfg.seed)  # fmt: skip
             result = yield from in_thread(
-                lambda emit: fit_lora(tm, texts, train_cfg, on_step=lambda s: (emit(s), faults.point("mid-learning")),
+                lambda emit: fit_lora(tm, examples, train_cfg, on_step=lambda s: (emit(s), faults.point("mid-learning")),
                                      should_cancel=run.cancel.is_set),
                 run.cancel,
             )
             for note in result.notes:  # e.g. a GPU out-of-memory retry with shorter chunks
                 yield Warning(note)
-            run.picks = [replace(p, loss=float(loss)) for p, loss in zip(run.picks, result.losses)] + run.picks[len(result.losses):]
+            if recipe in PER_PICK:
+                run.picks = [replace(p, loss=float(loss)) for p, loss in zip(run.picks, result.losses)] + run.picks[len(result.losses):]
             run.staged = adapter_files.staging_dir(cfg.adapters_dir)
             save_peft(result, tm, run.staged)
             gguf = export_gguf(result, tm, run.staged / adapter_files.GGUF_NAME)
             run.adapter = AdapterInfo(
                 path=str(run.staged), gguf_path=str(gguf), sha256=adapter_files.sha256_file(gguf),
                 bytes=gguf.stat().st_size, rank=result.r, alpha=float(result.alpha),
-                target_modules=",".join(result.targets), steps=result.steps,
+                target_modules=",".join(result.targets), steps=result.steps, recipe=recipe,
             )  # fmt: skip
             run.gguf = gguf
             faults.point("after-adapter-export")
-            yield run.timings.finish(StageName.LEARNING, f"{result.steps} steps, loss {result.losses[0]:.2f} -> {result.losses[-1]:.2f}")
+            yield run.timings.finish(StageName.LEARNING, f"{recipe} recipe, {result.steps} steps, loss {result.losses[0]:.2f} -> {result.losses[-1]:.2f}")
         except (Cancelled, KeyboardInterrupt, GeneratorExit):
             raise
         except Exception as exc:
@@ -392,15 +401,33 @@ class Asker:
         sources = [p for p in run.picks if not p.repeat]
         return [Context(i, p.path, p.start_line, p.end_line, p.heading, p.text) for i, p in enumerate(sources, 1)]
 
+    def _messages(self, run: AskRun) -> list[dict]:
+        from assistant.answer.prompt import build_messages
+
+        return build_messages(run.question, self._contexts(run), evidence=run.params["prompt"] == "evidence")
+
+    def _compare(self, run: AskRun) -> Iterator[Event]:
+        """The same prompt through the base model: what the answer would have been without learning."""
+        cfg = self.config
+        yield run.timings.start(StageName.COMPARING)
+        gen = self.models.generator
+        gen.set_adapter(None)
+        generation = yield from in_thread(
+            lambda emit: gen.generate(self._messages(run), max_tokens=cfg.max_tokens, temperature=cfg.temperature,
+                                      seed=cfg.seed, on_token=lambda _: run.check_cancel("while comparing")),
+            run.cancel,
+        )  # fmt: skip
+        run.without_adapter = generation.text
+        yield run.timings.finish(StageName.COMPARING)
+
     def _answer(self, run: AskRun) -> Iterator[Event]:
         from assistant.answer.attribute import attribute
-        from assistant.answer.prompt import build_messages
 
         cfg = self.config
         yield run.timings.start(StageName.ANSWERING)
         gen = self.models.generator
         gen.set_adapter(run.gguf)
-        messages = build_messages(run.question, self._contexts(run), evidence=run.params["prompt"] == "evidence")
+        messages = self._messages(run)
 
         def generate(emit):
             def on_token(piece):
@@ -431,7 +458,7 @@ class Asker:
             id=None, question=run.question, answer=run.answer, status=str(status), picks=run.picks, prior=run.prior,
             timings=run.timings.total(), device=run.device, adapter=adapter, note=run.note, params=run.params,
             model=self.models.gguf_path.name, embedder=self.models.embedder.name, nn=run.nn, evidence=run.evidence,
-            claims=run.claims, looped=run.looped, abstained=run.abstained,
+            claims=run.claims, looped=run.looped, abstained=run.abstained, without_adapter=run.without_adapter,
         )  # fmt: skip
         session_id = self.catalog.store.record_session(session)  # on failure the finally discards the staged files
         if adapter:

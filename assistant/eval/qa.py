@@ -27,6 +27,20 @@ QA_CONDITIONS = {
 }
 
 
+def condition_name(name: str, recipe: str) -> str:
+    """A learned condition under a recipe: ``learn+evidence`` for the raw recipe, ``learn[chat]+evidence``."""
+    return name if recipe == "raw" or not QA_CONDITIONS[name][1] else name.replace("learn", f"learn[{recipe}]", 1)
+
+
+def plan_conditions(names: list[str], recipes: list[str]) -> dict[str, tuple[str, str | None]]:
+    """Result name -> (context kind, recipe or None), one learned condition per recipe."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for name in names:
+        kind, learned = QA_CONDITIONS[name]
+        for recipe in recipes if learned else [None]:
+            out[condition_name(name, recipe) if recipe else name] = (kind, recipe)
+    return out
+
 def _question_setup(assistant, q, n: int, corpus: Path) -> dict:
     """Selection, evidence lines and gold-file recall for one question (shared by every condition)."""
     from assistant.answer.evidence import extract_evidence
@@ -83,10 +97,13 @@ def _condition(assistant, q, setup: dict, kind: str, lora, adapter: Path, corpus
     }  # fmt: skip
 
 
-def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int = 8) -> Iterator:
-    """The QA protocol over an indexed corpus; results go to ``out/qa.jsonl`` (resumable)."""
+def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int = 8, conditions: list[str] | None = None,
+           recipes: list[str] | None = None) -> Iterator:  # fmt: skip
+    """The QA protocol over an indexed corpus; results go to ``out/qa.jsonl`` (resumable). Each recipe trains
+    its own adapter per question on the same picks; every condition sees the same evidence."""
     from assistant.eval.questions import parse_questions
     from assistant.learn.lora_gguf import export_gguf
+    from assistant.learn.recipes import build_examples
     from assistant.learn.tune import TrainConfig, fit_lora
 
     out.mkdir(parents=True, exist_ok=True)
@@ -94,13 +111,18 @@ def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int =
     done = _done_keys(results)
     questions = parse_questions(questions_path)
     cfg, models = assistant.config, assistant.models
+    recipes = recipes or [cfg.recipe]
+    plan = plan_conditions(conditions or list(QA_CONDITIONS), recipes)
     store = assistant.store
     corpus_text = " ".join(r["text"] for r in store.chunks(store.chunk_ids().tolist()).values()).lower()
     (out / "qa-config.json").write_text(json.dumps({"questions": str(questions_path), "corpus": str(corpus), "n": n,
         "lam": cfg.lam, "k": cfg.k, "lr": cfg.lr, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
         "lora_targets": cfg.lora_targets, "max_train_tokens": cfg.max_train_tokens, "seed": cfg.seed,
         "abstain_below": cfg.abstain_below, "max_answer_tokens": QA_ANSWER_TOKENS, "device": models.device,
-        "model": str(models.gguf_path), "embedder": models.embedder.name}, indent=2))  # fmt: skip
+        "model": str(models.gguf_path), "embedder": models.embedder.name, "conditions": list(plan),
+        "recipes": recipes}, indent=2))  # fmt: skip
+    train_cfg = TrainConfig(lr=cfg.lr, r=cfg.lora_r, alpha=cfg.lora_alpha, targets=cfg.lora_targets,
+                            max_tokens=cfg.max_train_tokens, seed=cfg.seed)  # fmt: skip
     for i, q in enumerate(questions, start=1):
         key = f"{q.number}|{n}|{cfg.lam}"
         if key in done:
@@ -108,19 +130,25 @@ def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int =
             continue
         setup = _question_setup(assistant, q, n, corpus)
         row = {"key": key, "number": q.number, "question": q.question, "answer": q.answer,
-               "answerable": q.answerable, **setup["row"], "conditions": {}}  # fmt: skip
-        train_cfg = TrainConfig(lr=cfg.lr, r=cfg.lora_r, alpha=cfg.lora_alpha, targets=cfg.lora_targets,
-                                max_tokens=cfg.max_train_tokens, seed=cfg.seed)  # fmt: skip
-        t0 = time.perf_counter()
-        result = fit_lora(models.training, [p.text for p in setup["picks"]], train_cfg)
-        row["learn_seconds"] = time.perf_counter() - t0
-        adapter = export_gguf(result, models.training, out / "qa-adapter.gguf")  # rewritten per question
-        for name, (kind, learned) in QA_CONDITIONS.items():
-            row["conditions"][name] = _condition(assistant, q, setup, kind, result if learned else None, adapter, corpus_text)
+               "answerable": q.answerable, **setup["row"], "conditions": {}, "learn_seconds": {}}  # fmt: skip
+        for recipe in [None, *recipes]:
+            lora, adapter = None, None
+            if recipe:
+                if not any(r == recipe for _, r in plan.values()):
+                    continue
+                t0 = time.perf_counter()
+                examples = build_examples(recipe, q.question, setup["picks"], setup["evidence"], models.training.chat_prompt)
+                lora = fit_lora(models.training, examples, train_cfg)
+                row["learn_seconds"][recipe] = time.perf_counter() - t0
+                adapter = export_gguf(lora, models.training, out / "qa-adapter.gguf")  # rewritten per adapter
+            for name, (kind, r) in plan.items():
+                if r == recipe:
+                    result = _condition(assistant, q, setup, kind, lora, adapter, corpus_text)
+                    result["seconds"] += row["learn_seconds"].get(recipe, 0.0)  # the time a user waits
+                    row["conditions"][name] = result
         models.generator.set_adapter(None)
         _append(results, row)
         yield Progress(i, len(questions), "questions")
-
 
 def answer_bits(tm, messages: list[dict], answer: str, lora) -> float:
     """Bits per byte of the gold answer as the assistant's reply to ``messages``."""
@@ -152,7 +180,8 @@ def qa_summary(rows: list[dict], abstain_below: float | None = None) -> dict:
            "evidence_at1": _mean(answerable, lambda r: r.get("evidence_at1")),
            "evidence_at3": _mean(answerable, lambda r: r.get("evidence_at3")), "abstain_below": floor,
            "abstention": _mean(unanswerable, abstains), "false_abstention": _mean(answerable, abstains)}  # fmt: skip
-    for name in QA_CONDITIONS:
+    names = list(dict.fromkeys(name for r in rows for name in r["conditions"]))
+    for name in names:
         have = [r for r in answerable if name in r["conditions"]]
         c = lambda r, name=name: r["conditions"][name]  # noqa: E731
         wrong = [r for r in have if not c(r)["contains"]]
@@ -167,11 +196,11 @@ def qa_summary(rows: list[dict], abstain_below: float | None = None) -> dict:
             "wrong_flagged": _mean(wrong, lambda r: c(r)["flagged_sentences"] > 0),
             "seconds": _mean(have, lambda r: c(r)["seconds"]),
         }  # fmt: skip
-    out["paired"] = {
-        label: _paired(answerable, a, b)
-        for label, a, b in (("evidence − chunks", "evidence", "chunks"), ("learn+evidence − evidence", "learn+evidence", "evidence"),
-                            ("learn+chunks − chunks", "learn+chunks", "chunks"))
-    }  # fmt: skip
+    # Learning against the same context without it; and the evidence prompt against whole chunks.
+    pairs = [("evidence − chunks", "evidence", "chunks")] + [
+        (f"{name} − {name.split('+', 1)[1]}", name, name.split("+", 1)[1]) for name in names if name.startswith("learn")
+    ]
+    out["paired"] = {label: _paired(answerable, a, b) for label, a, b in pairs if a in names and b in names}
     return out
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.learn.adapters import sha256_file
+from assistant.learn.recipes import Example
 from assistant.errors import Cancelled, ModelNotFound
 from assistant.events import Step
 
@@ -188,6 +189,25 @@ class TrainingModel:
             bos = self.tokenizer.eos_token_id
         return torch.tensor([[bos, *ids]], device=self.device)
 
+    def encode_example(self, example: Example, max_tokens: int):
+        """(ids, labels) for one example: the prompt's positions are masked (-100) so the loss is on the
+        reply only; the reply is cut to ``max_tokens``. An empty prompt is plain text after BOS."""
+        import torch
+
+        if not example.prompt:
+            ids = self.encode(example.reply, max_tokens)
+            return ids, ids
+        prompt = self.tokenizer(example.prompt, add_special_tokens=False)["input_ids"]
+        reply = self.tokenizer(example.reply.strip() + (self.tokenizer.eos_token or ""), add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([prompt + reply[:max_tokens]], device=self.device)
+        labels = ids.clone()
+        labels[0, : len(prompt)] = -100
+        return ids, labels
+
+    def chat_prompt(self, user: str) -> str:
+        """``user`` as a user turn in the model's chat template, with the assistant's turn opened."""
+        return self.tokenizer.apply_chat_template([{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False)
+
 
 def _lora_state(model) -> dict:
     from peft import get_peft_model_state_dict
@@ -195,21 +215,22 @@ def _lora_state(model) -> dict:
     return {k: v.detach().float().cpu().clone() for k, v in get_peft_model_state_dict(model).items()}
 
 
-def _probe(model, ids) -> float:
+def _probe(model, encoded) -> float:
     import torch
 
+    ids, labels = encoded
     with torch.no_grad():
-        return float(model(input_ids=ids, labels=ids).loss)
+        return float(model(input_ids=ids, labels=labels).loss)
 
 
-def _step(model, optimiser, params, tm: TrainingModel, text: str, cfg: TrainConfig, limit: list[int], notes: list[str]) -> float:
+def _step(model, optimiser, params, tm: TrainingModel, example: Example, cfg: TrainConfig, limit: list[int], notes: list[str]) -> float:
     """One Adam step on ``text``; on a GPU out of memory the chunk is retried shorter (``limit`` shrinks)."""
     import torch
 
     while True:
         try:
-            ids = tm.encode(text, limit[0])
-            loss = model(input_ids=ids, labels=ids).loss
+            ids, labels = tm.encode_example(example, limit[0])
+            loss = model(input_ids=ids, labels=labels).loss
             loss.backward()
             break
         except torch.cuda.OutOfMemoryError:
@@ -227,17 +248,19 @@ def _step(model, optimiser, params, tm: TrainingModel, text: str, cfg: TrainConf
 
 def fit_lora(
     tm: TrainingModel,
-    texts: list[str],
+    examples: list[Example] | list[str],
     cfg: TrainConfig,
     *,
     on_step: Callable[[Step], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> LoraResult:
-    """One Adam step per text, in order (repeats included), on the causal-LM loss; stops and keeps the best
-    adapter so far when the loss on the first pick rises past ``cfg.diverge`` times its value before learning."""
+    """One Adam step per example, in order (repeats included), with the loss on each reply (a plain string is
+    a reply with no prompt: the causal-LM loss on the text); stops and keeps the best adapter so far when the
+    loss on the first example rises past ``cfg.diverge`` times its value before learning."""
     import torch
 
-    if not texts:
+    examples = [Example("", e) if isinstance(e, str) else e for e in examples]
+    if not examples:
         raise ValueError("nothing to learn from")
     model = tm.fresh_lora(cfg)
     model.train()
@@ -246,16 +269,16 @@ def fit_lora(
     losses: list[float] = []
     notes: list[str] = []
     limit = [cfg.max_tokens]
-    probe_ids = tm.encode(texts[0], min(cfg.probe_tokens, cfg.max_tokens))
+    probe_ids = tm.encode_example(examples[0], min(cfg.probe_tokens, cfg.max_tokens))
     base = best = _probe(model, probe_ids)
     best_state, best_step = _lora_state(model), 0
     start, diverged = time.perf_counter(), False
-    for i, text in enumerate(texts, start=1):
+    for i, example in enumerate(examples, start=1):
         if should_cancel and should_cancel():
             raise Cancelled("learning cancelled")
-        losses.append(_step(model, optimiser, params, tm, text, cfg, limit, notes))
+        losses.append(_step(model, optimiser, params, tm, example, cfg, limit, notes))
         if on_step:
-            on_step(Step(i, len(texts), losses[-1], time.perf_counter() - start))
+            on_step(Step(i, len(examples), losses[-1], time.perf_counter() - start))
         probe = _probe(model, probe_ids)
         if probe < best:
             best, best_state, best_step = probe, _lora_state(model), i

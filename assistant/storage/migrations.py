@@ -125,3 +125,9 @@ def m004_citations(db: Database) -> None:
         ALTER TABLE selections ADD COLUMN citation TEXT NOT NULL DEFAULT '';
         """
     )
+
+
+@migrations()
+def m005_compare(db: Database) -> None:
+    # `ask --compare`: the answer the model gave without the adapter, from the same evidence. NULL: not compared.
+    db.executescript("ALTER TABLE sessions ADD COLUMN without_adapter TEXT;")

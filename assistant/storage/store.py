@@ -268,11 +268,12 @@ class Store:
         with self.db.atomic():
             cur = self.db.execute(
                 "INSERT INTO sessions(created_at, status, question, answer, model, embedder, device, params_json, "
-                "timings_json, prior, note, evidence_json, claims_json, looped, abstained) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "timings_json, prior, note, evidence_json, claims_json, looped, abstained, without_adapter) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [now(), session.status, session.question, session.answer, session.model, session.embedder,
                  session.device, json.dumps(session.params), json.dumps(session.timings), session.prior, session.note,
                  json.dumps(encode(session.evidence)), json.dumps(encode(session.claims)), int(session.looped),
-                 int(session.abstained)],
+                 int(session.abstained), session.without_adapter],
             )  # fmt: skip
             session_id = cur.lastrowid
             for pick in session.picks:
@@ -312,7 +313,7 @@ class Store:
             params=json.loads(row["params_json"]), created_at=row["created_at"], model=row["model"],
             embedder=row["embedder"], evidence=decode(json.loads(row.get("evidence_json") or "[]")),
             claims=decode(json.loads(row.get("claims_json") or "[]")), looped=bool(row.get("looped")),
-            abstained=bool(row.get("abstained")),
+            abstained=bool(row.get("abstained")), without_adapter=row.get("without_adapter"),
         )  # fmt: skip
 
     def delete_session(self, session_id: int) -> Session:
