@@ -22,18 +22,18 @@ def chat(user: str) -> str:
     return f"<user>{user}</user><assistant>"
 
 
-def test_every_recipe_makes_one_example_per_distinct_pick():
+def test_every_recipe_fits_the_same_step_budget():
     for recipe in RECIPES:
         examples = build_examples(recipe, "When does the ferry leave?", PICKS, EVIDENCE, chat)
         assert examples and all(isinstance(e, Example) and e.reply for e in examples), recipe
-        assert len(examples) <= 3, recipe  # the repeat is not a step of its own: same CPU budget as raw
+        assert len(examples) <= len(PICKS), recipe  # same CPU budget as raw
     raw = build_examples("raw", "q", PICKS, EVIDENCE, chat)
-    assert [e.prompt for e in raw] == ["", "", ""] and raw[2].reply == "Heron uses SQLite."
+    assert [e.prompt for e in raw] == [""] * 4 and [e.reply for e in raw] == [p.text for p in PICKS]  # re-pick learned again
     topics = [e.prompt for e in build_examples("chat", "q", PICKS, EVIDENCE, chat)]
     assert topics[0] == chat("What do my notes say about Ferry?") and "file 11" in topics[1]  # no heading: the file name
     assert {e.prompt for e in build_examples("distill", "When?", PICKS, EVIDENCE, chat)} == {chat("When?")}
     lines = [e.reply for e in build_examples("evidence", "When?", PICKS, EVIDENCE, chat)]
-    assert lines == [EVIDENCE[0].text, EVIDENCE[1].text, EVIDENCE[0].text]  # cycled, best line first
+    assert lines == [EVIDENCE[0].text, EVIDENCE[1].text, EVIDENCE[0].text, EVIDENCE[1].text]  # cycled, best first
     reach = build_examples("reach", "q", PICKS, EVIDENCE[:EVIDENCE_LINES], chat)
     assert [e.reply for e in reach] == ["Heron uses SQLite."]  # the prompt already shows the other two
     assert set(PER_PICK) < set(RECIPES)

@@ -593,6 +593,9 @@ async def test_real_ask_then_open_and_export_it_from_history(request, tmp_path):
         await pilot.press("enter")
         assert await wait_until(pilot, lambda: isinstance(app.screen, SessionScreen))
         assert app.screen.changed == {}  # the notes are unchanged since the answer
+        await pilot.press("c")  # the same prompt without the adapter, beside the answer with it
+        assert await wait_until(pilot, lambda: "Without learning" in text_of(app, "#session-compare"), timeout=60)
+        assert real.store.session(session.id).without_adapter is not None  # kept with the session
         await pilot.press("x")
         app.screen.query_one("#export-dir", Input).value = str(tmp_path / "export")
         await pilot.press("enter")

@@ -394,9 +394,9 @@ class Asker:
     def _contexts(self, run: AskRun) -> list:
         from assistant.answer.prompt import Context
 
-        if not run.params["context"]:
+        if not run.params.get("context", True):
             return []
-        if run.params["prompt"] == "evidence" and run.evidence:
+        if run.params.get("prompt") == "evidence" and run.evidence:
             return [Context(i, e.path, e.line, e.line, e.heading, e.text) for i, e in enumerate(run.evidence, 1)]
         sources = [p for p in run.picks if not p.repeat]
         return [Context(i, p.path, p.start_line, p.end_line, p.heading, p.text) for i, p in enumerate(sources, 1)]
@@ -404,21 +404,31 @@ class Asker:
     def _messages(self, run: AskRun) -> list[dict]:
         from assistant.answer.prompt import build_messages
 
-        return build_messages(run.question, self._contexts(run), evidence=run.params["prompt"] == "evidence")
+        return build_messages(run.question, self._contexts(run), evidence=run.params.get("prompt") == "evidence")
 
-    def _compare(self, run: AskRun) -> Iterator[Event]:
-        """The same prompt through the base model: what the answer would have been without learning."""
+    def _plain_answer(self, run: AskRun) -> str:
+        """The run's prompt through the base model: what the answer would have been without learning."""
         cfg = self.config
-        yield run.timings.start(StageName.COMPARING)
         gen = self.models.generator
         gen.set_adapter(None)
-        generation = yield from in_thread(
-            lambda emit: gen.generate(self._messages(run), max_tokens=cfg.max_tokens, temperature=cfg.temperature,
-                                      seed=cfg.seed, on_token=lambda _: run.check_cancel("while comparing")),
-            run.cancel,
-        )  # fmt: skip
-        run.without_adapter = generation.text
+        return gen.generate(self._messages(run), max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed,
+                            on_token=lambda _: run.check_cancel("while comparing")).text  # fmt: skip
+
+    def _compare(self, run: AskRun) -> Iterator[Event]:
+        yield run.timings.start(StageName.COMPARING)
+        run.without_adapter = yield from in_thread(lambda emit: self._plain_answer(run), run.cancel)
         yield run.timings.finish(StageName.COMPARING)
+
+    def compare(self, session_id: int) -> Session:
+        """A past answer's prompt (its question and stored evidence) without its adapter; saved with the session."""
+        session = self.catalog.store.session(session_id)
+        if session.adapter is None or not session.adapter.usable:
+            raise AssistantError(f"session {session_id} has no adapter: there is nothing learning changed to compare")
+        run = AskRun(session.question, session.params, session.device, threading.Event(), picks=session.picks,
+                     evidence=session.evidence)  # fmt: skip
+        text = self._plain_answer(run)
+        self.catalog.store.set_without_adapter(session_id, text)
+        return replace(session, without_adapter=text)
 
     def _answer(self, run: AskRun) -> Iterator[Event]:
         from assistant.answer.attribute import attribute

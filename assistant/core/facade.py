@@ -41,6 +41,10 @@ class Assistant:
         """``overrides`` are ``AskOptions`` fields, for callers that pass a few by name."""
         return self.asker.ask(question, options or AskOptions(**overrides), cancel)
 
+    def compare(self, session_id: int) -> Session:
+        """The session's answer without its adapter, from the same prompt (``ask --compare`` after the fact)."""
+        return self.asker.compare(session_id)
+
     def explain(self, question: str, **options) -> Explanation:
         return self.asker.explain(question, **options)
 

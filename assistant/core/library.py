@@ -119,6 +119,8 @@ class Library:
 def session_markdown(session: Session) -> str:
     lines = [f"# Session {session.id}", "", f"*{session.created_at} · {session.device} · {session.status}*", "",
              "## Question", "", session.question, "", "## Answer", "", session.answer or "(none)", ""]  # fmt: skip
+    if session.without_adapter is not None:
+        lines += ["## Answer without learning", "", session.without_adapter or "(none)", ""]
     if session.evidence:
         lines += ["## Evidence", ""]
         lines += [f"> {e.text}  \n> — `{e.location()}`" for e in session.evidence]

@@ -31,8 +31,8 @@ def topic_request(pick: Pick) -> str:
 
 def build_examples(recipe: str, question: str, picks: list[Pick], evidence: list[Evidence], chat) -> list[Example]:
     """The examples for ``recipe``; ``chat(messages) -> str`` renders a user turn in the model's template
-    with the assistant's turn opened. As many examples as picks: the CPU budget per question stays the same."""
-    picks = [p for p in picks if not p.repeat] or picks
+    with the assistant's turn opened. One example per pick, re-picks included (SIFT learns a re-picked chunk
+    again): the CPU budget per question stays the same whatever the recipe."""
     steps = len(picks)
     if recipe == "raw":
         return [Example("", p.text) for p in picks]

@@ -316,6 +316,10 @@ class Store:
             abstained=bool(row.get("abstained")), without_adapter=row.get("without_adapter"),
         )  # fmt: skip
 
+    def set_without_adapter(self, session_id: int, text: str) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE sessions SET without_adapter = ? WHERE id = ?", [text, session_id])
+
     def delete_session(self, session_id: int) -> Session:
         session = self.session(session_id)
         with self.db.atomic():

@@ -18,6 +18,25 @@ from assistant.tui.screens.confirm import ConfirmScreen
 from assistant.tui.screens.history import when
 
 
+def comparison_text(session: Session) -> str:
+    """Without learning, then with it; ▸ marks a sentence the other answer does not have."""
+    from rich.markup import escape
+
+    from assistant.answer.compare import compare_answers
+
+    if session.without_adapter is None:
+        return ""
+    learned, plain = compare_answers(session.answer, session.without_adapter)
+
+    def block(title: str, lines) -> str:
+        body = "\n".join(f"[b]▸ {escape(l.text)}[/b]" if l.changed else f"  {escape(l.text)}" for l in lines) or "  (empty)"
+        return f"[b]{title}[/b]\n{body}"
+
+    recipe = session.adapter.recipe if session.adapter else "adapter"
+    same = "" if any(l.changed for l in learned + plain) else "\n[dim]Learning did not change this answer.[/dim]"
+    return block("Without learning", plain) + "\n\n" + block(f"With learning ({recipe})", learned) + same
+
+
 def adapter_text(session: Session) -> tuple[str, str]:
     a = session.adapter
     if not a:
@@ -33,6 +52,7 @@ class SessionScreen(ModalScreen):
         Binding("r", "reask", "Re-ask with adapter"),
         Binding("x", "export", "Export"),
         Binding("f", "forget", "Forget"),
+        Binding("c", "compare", "Compare without learning"),
     ]
 
     def __init__(self, session: Session, changed: dict[int, str] | None = None) -> None:
@@ -62,6 +82,7 @@ class SessionScreen(ModalScreen):
                 yield SourcesPanel(id="session-sources")
                 text, kind = adapter_text(s)
                 yield Static(text, id="session-adapter", classes=kind, markup=False)
+                yield Static(comparison_text(s), id="session-compare", classes="" if s.without_adapter is not None else "hidden")
                 if self.changed:
                     yield Static(f"⚠ {len(self.changed)} source(s) changed or vanished since this answer.", classes="warning")
             yield Input(placeholder="Export to folder, e.g. ~/exports/heron  (enter)", id="export-dir", classes="hidden")
@@ -85,6 +106,34 @@ class SessionScreen(ModalScreen):
             return
         self.dismiss()
         self.app.post_message(AskRequest(self.session.question, adapter=self.session.id))
+
+    def action_compare(self) -> None:
+        a = self.session.adapter
+        if not a or not a.usable:
+            self.notify("This session has no adapter: there is nothing learning changed to compare.", severity="warning")
+            return
+        if self.app.busy:
+            self.notify(f"Still {self.app.busy}: wait, or press Esc to cancel.", severity="warning")
+            return
+        self.notify("Answering again without the adapter…")
+        self.run_worker(self._compare, thread=True, exclusive=True, group="compare", exit_on_error=False)
+
+    def _compare(self) -> None:
+        from assistant.errors import AssistantError
+
+        try:
+            session = self.app.assistant.compare(self.session.id)
+        except AssistantError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.app.call_from_thread(self._show_comparison, session)
+
+    def _show_comparison(self, session: Session) -> None:
+        self.session = session
+        panel = self.query_one("#session-compare", Static)
+        panel.update(comparison_text(session))
+        panel.remove_class("hidden")
+        panel.scroll_visible()
 
     def action_export(self) -> None:
         box = self.query_one("#export-dir", Input)
