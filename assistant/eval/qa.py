@@ -93,6 +93,7 @@ def _condition(assistant, q, setup: dict, kind: str, lora, adapter: Path, corpus
         "answer_bits_per_byte": answer_bits(models.training, messages, q.answer, lora) if q.answerable else None,
         "quotes_evidence": any(e.text[:40].lower() in out.text.lower() for e in setup["evidence"][:1]),
         "flagged_sentences": sum(not c.supported for c in claims),
+        "claim_scores": [c.score for c in claims],  # to calibrate the support threshold offline
         "flagged_spans": spans, "spans_in_no_source": [sp for sp in spans if sp.lower() not in corpus_text],
     }  # fmt: skip
 
@@ -131,7 +132,8 @@ def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int =
         setup = _question_setup(assistant, q, n, corpus)
         row = {"key": key, "number": q.number, "question": q.question, "answer": q.answer,
                "answerable": q.answerable, **setup["row"], "conditions": {}, "learn_seconds": {}}  # fmt: skip
-        for recipe in [None, *recipes]:
+        # An unanswerable question is judged by abstention, and the product abstains before learning: no adapters.
+        for recipe in [None, *(recipes if q.answerable else [])]:
             lora, adapter = None, None
             if recipe:
                 if not any(r == recipe for _, r in plan.values()):
