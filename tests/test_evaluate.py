@@ -7,7 +7,7 @@ import pytest
 
 from assistant.eval.lm import LMConfig, run_lm
 from assistant.eval.overlap import overlap_markdown, pick_overlap
-from assistant.eval.qa import qa_markdown, qa_summary, run_qa
+from assistant.eval.qa import plan_conditions, qa_markdown, qa_summary, run_qa
 from assistant.eval.report import lm_markdown, lm_plot, lm_summary, load_rows
 from tests.conftest import CORPUS, drain
 
@@ -52,6 +52,9 @@ def test_qa_protocol_tiny_slice(tmp_path, warm_assistant):
     a = warm_assistant(max_tokens=24, max_train_tokens=96)
     drain(a.index([CORPUS]))
     conditions = ["base", "chunks", "evidence", "learn+evidence"]
+    assert plan_conditions(["chunks", "learn[chat]+chunks", "learn+evidence"], ["raw", "evidence"]) == {
+        "chunks": ("chunks", None), "learn[chat]+chunks": ("chunks", "chat"), "learn+evidence": ("evidence", "raw"),
+        "learn[evidence]+evidence": ("evidence", "evidence")}  # fmt: skip
     drain(run_qa(a, questions, tmp_path / "qa", CORPUS.resolve(), n=2, conditions=conditions, recipes=["raw", "evidence"]))
     rows = load_rows(tmp_path / "qa" / "qa.jsonl")
     assert [r["number"] for r in rows] == [1, 2, 3] and [r["answerable"] for r in rows] == [True, True, False]

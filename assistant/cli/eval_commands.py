@@ -9,7 +9,7 @@ import click
 
 from assistant.cli.main import cli, console, home_option, make_assistant, user_errors
 from assistant.config import RECIPES
-from assistant.eval.qa import QA_CONDITIONS
+from assistant.eval.qa import QA_CONDITIONS, valid_condition
 
 
 @cli.group(name="eval")
@@ -89,14 +89,14 @@ def eval_overlap(corpus, **values):
     click.echo(overlap_markdown(rows))
 
 
-def _names(allowed):
-    """A click callback: a comma-separated list whose items all come from ``allowed``."""
+def _names(allowed, valid=None):
+    """A click callback: a comma-separated list whose items all come from ``allowed`` (or pass ``valid``)."""
 
     def check(ctx, param, value):
         if value is None:
             return None
         names = [v.strip() for v in value.split(",") if v.strip()]
-        bad = [v for v in names if v not in allowed]
+        bad = [v for v in names if not (valid(v) if valid else v in allowed)]
         if bad or not names:
             raise click.BadParameter(f"{', '.join(bad) or 'nothing'}: choose from {', '.join(allowed)}")
         return names
@@ -109,7 +109,8 @@ def _names(allowed):
 @click.option("--questions", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="Questions file (default CORPUS/QUESTIONS.md).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-out"), show_default=True, help="Results folder (resumable).")
 @click.option("--n", type=click.IntRange(1), default=8, show_default=True, help="Picks (and LoRA steps) per question.")
-@click.option("--conditions", default=",".join(QA_CONDITIONS), show_default=True, callback=_names(QA_CONDITIONS), help="Conditions to run, comma-separated.")
+@click.option("--conditions", default=",".join(QA_CONDITIONS), show_default=True, callback=_names(QA_CONDITIONS, valid_condition),
+              help="Conditions to run, comma-separated; learn[RECIPE]+evidence pins a learned one to one recipe.")
 @click.option("--recipes", default=None, callback=_names(RECIPES), help="Training recipes, comma-separated; each learned condition runs once per recipe (default: the config's recipe).")
 @home_option
 @user_errors

@@ -7,6 +7,7 @@ generated answer contains it, per condition, plus recall of the gold file among 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,14 +33,28 @@ def condition_name(name: str, recipe: str) -> str:
     return name if recipe == "raw" or not QA_CONDITIONS[name][1] else name.replace("learn", f"learn[{recipe}]", 1)
 
 
+_PINNED = re.compile(r"^learn\[(\w+)\]\+(\w+)$")
+
+
 def plan_conditions(names: list[str], recipes: list[str]) -> dict[str, tuple[str, str | None]]:
-    """Result name -> (context kind, recipe or None), one learned condition per recipe."""
+    """Result name -> (context kind, recipe or None): a learned condition runs once per recipe, unless it names
+    its own (``learn[raw]+chunks``)."""
     out: dict[str, tuple[str, str | None]] = {}
     for name in names:
+        if pinned := _PINNED.match(name):
+            out[condition_name(f"learn+{pinned[2]}", pinned[1])] = (QA_CONDITIONS[f"learn+{pinned[2]}"][0], pinned[1])
+            continue
         kind, learned = QA_CONDITIONS[name]
         for recipe in recipes if learned else [None]:
             out[condition_name(name, recipe) if recipe else name] = (kind, recipe)
     return out
+
+
+def valid_condition(name: str) -> bool:
+    from assistant.config import RECIPES
+
+    pinned = _PINNED.match(name)
+    return name in QA_CONDITIONS or bool(pinned and pinned[1] in RECIPES and f"learn+{pinned[2]}" in QA_CONDITIONS)
 
 def _question_setup(assistant, q, n: int, corpus: Path) -> dict:
     """Selection, evidence lines and gold-file recall for one question (shared by every condition)."""
@@ -112,8 +127,8 @@ def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int =
     done = _done_keys(results)
     questions = parse_questions(questions_path)
     cfg, models = assistant.config, assistant.models
-    recipes = recipes or [cfg.recipe]
-    plan = plan_conditions(conditions or list(QA_CONDITIONS), recipes)
+    plan = plan_conditions(conditions or list(QA_CONDITIONS), recipes or [cfg.recipe])
+    recipes = list(dict.fromkeys(r for _, r in plan.values() if r))
     store = assistant.store
     corpus_text = " ".join(r["text"] for r in store.chunks(store.chunk_ids().tolist()).values()).lower()
     (out / "qa-config.json").write_text(json.dumps({"questions": str(questions_path), "corpus": str(corpus), "n": n,
