@@ -73,6 +73,7 @@ class Config:
     # Generation
     max_tokens: int = 96  # a short answer; the loop guard stops a rambling one earlier
     prompt: str = "evidence"  # one of PROMPTS: evidence lines (best first) or whole chunks as the model's context
+    quote_first: bool = True  # the answer opens with the best evidence line, verbatim, and the model goes on from it
     abstain_below: float = 0.3  # say the notes do not answer when the best evidence scores below this; 0: never
     temperature: float = 0.0  # deterministic by default
     seed: int = 0

@@ -121,9 +121,10 @@ class Generator:
         return sampler
 
     def generate(self, messages: list[dict], *, max_tokens: int = 256, temperature: float = 0.0, seed: int = 0,
-                 on_token: Callable[[str], None] | None = None) -> Generation:  # fmt: skip
+                 on_token: Callable[[str], None] | None = None, prefix: str = "") -> Generation:  # fmt: skip
         """Stream the reply; greedy (deterministic) at temperature 0. Stops at the end of turn, a stop string,
-        ``max_tokens``, or the first repeated sentence (which the caller never sees)."""
+        ``max_tokens``, or the first repeated sentence (which the caller never sees). ``prefix`` opens the
+        reply: it is shown first, and the model continues after it."""
         import codecs
 
         import llama_cpp
@@ -132,7 +133,7 @@ class Generator:
 
         formatted = self.chat_template.format(messages)
         stops = [s for s in ([formatted.stop] if isinstance(formatted.stop, str) else formatted.stop or []) if s]
-        tokens = self.llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=True, special=True)
+        tokens = self.llm.tokenize((formatted.prompt + prefix).encode("utf-8"), add_bos=True, special=True)
         self.llm.reset()
         self.llm.eval(tokens)
         sampler = self._sampler(temperature, seed)
@@ -146,6 +147,7 @@ class Generator:
                 if on_token:
                     on_token(text)
 
+        show(guard.feed(prefix))  # the guard knows the prefix: the model must not repeat it either
         try:
             for produced in range(1, max_tokens + 1):
                 token = sampler.sample(self.llm._ctx, -1)

@@ -60,6 +60,11 @@ def build_messages(question: str, contexts: list[Context] | None, *, evidence: b
     return [{"role": "system", "content": system}, {"role": "user", "content": f"Notes:\n\n{notes}\n\nQuestion: {question}"}]
 
 
+def quote_opening(line: str) -> str:
+    """The answer's opening when it quotes the best evidence line: the exact words, cited, then the model."""
+    return f"“{' '.join(line.split())}” [1]\n"
+
+
 def citations(answer: str, n_contexts: int) -> list[int]:
     """The valid [n] citations in an answer, in order of first appearance."""
     seen: list[int] = []

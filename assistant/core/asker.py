@@ -307,6 +307,7 @@ class Asker:
             "lora_targets": cfg.lora_targets, "max_train_tokens": cfg.max_train_tokens, "max_tokens": cfg.max_tokens,
             "temperature": cfg.temperature, "seed": cfg.seed, "chunk_tokens": cfg.chunk_tokens, "prompt": cfg.prompt,
             "abstain_below": cfg.abstain_below, "recipe": opts.recipe or cfg.recipe, "compare": opts.compare,
+            "quote_first": cfg.quote_first,
         }  # fmt: skip
         return AskRun(question, params, device, cancel, reuse=reuse, gguf=reuse)
 
@@ -401,6 +402,14 @@ class Asker:
         sources = [p for p in run.picks if not p.repeat]
         return [Context(i, p.path, p.start_line, p.end_line, p.heading, p.text) for i, p in enumerate(sources, 1)]
 
+    @staticmethod
+    def _opening(run: AskRun) -> str:
+        """The best evidence line, quoted, when the answer opens with it (the model then goes on from it)."""
+        from assistant.answer.prompt import quote_opening
+
+        quoting = run.params.get("quote_first") and run.params.get("prompt") == "evidence" and run.params.get("context", True)
+        return quote_opening(run.evidence[0].text) if quoting and run.evidence else ""
+
     def _messages(self, run: AskRun) -> list[dict]:
         from assistant.answer.prompt import build_messages
 
@@ -412,7 +421,7 @@ class Asker:
         gen = self.models.generator
         gen.set_adapter(None)
         return gen.generate(self._messages(run), max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed,
-                            on_token=lambda _: run.check_cancel("while comparing")).text  # fmt: skip
+                            on_token=lambda _: run.check_cancel("while comparing"), prefix=self._opening(run)).text  # fmt: skip
 
     def _compare(self, run: AskRun) -> Iterator[Event]:
         yield run.timings.start(StageName.COMPARING)
@@ -448,7 +457,7 @@ class Asker:
                 faults.point("mid-answer")
 
             return gen.generate(messages, max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed,
-                                on_token=on_token)  # fmt: skip
+                                on_token=on_token, prefix=self._opening(run))  # fmt: skip
 
         generation = yield from in_thread(generate, run.cancel)
         run.looped = generation.looped

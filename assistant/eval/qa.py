@@ -18,13 +18,16 @@ from assistant.eval.stats import fmt, mean_se, paired
 from assistant.eval.lm import _append, _done_keys
 
 QA_ANSWER_TOKENS = 64  # the gold answers are short facts; a longer reply only rambles
-# name -> (context: none | chunks | evidence, learning on?)
+# name -> (context: none | chunks | evidence | quoted, learning on?). "quoted" is the evidence prompt with the
+# answer opening on the best line, verbatim (the product's default, `quote_first`); "evidence" is the model alone.
 QA_CONDITIONS = {
     "base": ("none", False),
     "chunks": ("chunks", False),
     "evidence": ("evidence", False),
+    "quoted": ("quoted", False),
     "learn+chunks": ("chunks", True),
     "learn+evidence": ("evidence", True),
+    "learn+quoted": ("quoted", True),
 }
 
 
@@ -80,7 +83,7 @@ def _question_setup(assistant, q, n: int, corpus: Path) -> dict:
 def _contexts(kind: str, setup: dict) -> list | None:
     from assistant.answer.prompt import Context
 
-    if kind == "evidence":
+    if kind in ("evidence", "quoted"):
         return [Context(i, e.path, e.line, e.line, e.heading, e.text) for i, e in enumerate(setup["evidence"], 1)]
     if kind == "chunks":
         sources = [p for p in setup["picks"] if not p.repeat]
@@ -90,21 +93,23 @@ def _contexts(kind: str, setup: dict) -> list | None:
 
 def _condition(assistant, q, setup: dict, kind: str, lora, adapter: Path, corpus_text: str) -> dict:
     from assistant.answer.attribute import attribute
-    from assistant.answer.prompt import build_messages
+    from assistant.answer.prompt import build_messages, quote_opening
     from assistant.eval.questions import contains_answer
 
     models, cfg = assistant.models, assistant.config
-    messages = build_messages(q.question, _contexts(kind, setup), evidence=kind == "evidence")
+    messages = build_messages(q.question, _contexts(kind, setup), evidence=kind in ("evidence", "quoted"))
     gen = models.generator
     gen.set_adapter(adapter if lora else None)
+    opening = quote_opening(setup["evidence"][0].text) if kind == "quoted" and setup["evidence"] else ""
     t0 = time.perf_counter()
-    out = gen.generate(messages, max_tokens=QA_ANSWER_TOKENS, temperature=0.0, seed=cfg.seed)
+    out = gen.generate(messages, max_tokens=QA_ANSWER_TOKENS, temperature=0.0, seed=cfg.seed, prefix=opening)
     seconds = time.perf_counter() - t0
     claims = attribute(out.text, setup["evidence"], setup["picks"] + setup["nn"], models.embedder)
     spans = [span for c in claims for span in c.unsupported]
     return {
         "generated": out.text, "looped": out.looped, "seconds": seconds,
         "contains": contains_answer(out.text, q.answer) if q.answerable else None,
+        "model_contains": contains_answer(out.text[len(opening):], q.answer) if q.answerable else None,  # after the quote
         "answer_bits_per_byte": answer_bits(models.training, messages, q.answer, lora) if q.answerable else None,
         "quotes_evidence": any(e.text[:40].lower() in out.text.lower() for e in setup["evidence"][:1]),
         "flagged_sentences": sum(not c.supported for c in claims),
@@ -206,6 +211,7 @@ def qa_summary(rows: list[dict], abstain_below: float | None = None) -> dict:
         out["conditions"][name] = {
             "answer_bpb": _mean(have, lambda r: c(r)["answer_bits_per_byte"]),
             "contains": _mean(have, lambda r: c(r)["contains"]),
+            "model_contains": _mean(have, lambda r: c(r).get("model_contains", c(r)["contains"])),
             "shown_contains": _mean(have, lambda r: c(r)["contains"] and not abstains(r)),
             "loops": _mean([r for r in rows if name in r["conditions"]], lambda r: c(r)["looped"]),
             "quotes_evidence": _mean(have, lambda r: c(r)["quotes_evidence"]),
@@ -214,7 +220,7 @@ def qa_summary(rows: list[dict], abstain_below: float | None = None) -> dict:
             "seconds": _mean(have, lambda r: c(r)["seconds"]),
         }  # fmt: skip
     # Learning against the same context without it; and the evidence prompt against whole chunks.
-    pairs = [("evidence − chunks", "evidence", "chunks")] + [
+    pairs = [("evidence − chunks", "evidence", "chunks"), ("quoted − evidence", "quoted", "evidence")] + [
         (f"{name} − {name.split('+', 1)[1]}", name, name.split("+", 1)[1]) for name in names if name.startswith("learn")
     ]
     out["paired"] = {label: _paired(answerable, a, b) for label, a, b in pairs if a in names and b in names}
@@ -231,11 +237,12 @@ def _paired(rows: list[dict], a: str, b: str) -> dict:
 
 
 def qa_markdown(s: dict) -> str:
-    lines = ["| condition | gold-answer bits/byte | answer contains gold | shown (after abstention) | quotes top line | "
-             "loop rate | flagged spans in no source | wrong answers flagged | s/answer | n |",
-             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| condition | gold-answer bits/byte | answer contains gold | ... in the model's own words | shown (after abstention) | "
+             "quotes top line | loop rate | flagged spans in no source | wrong answers flagged | s/answer | n |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name, m in s["conditions"].items():
         lines.append(f"| {name} | {fmt(*m['answer_bpb'][:2])} | {fmt(*m['contains'][:2], digits=2)} | "
+                     f"{fmt(*m['model_contains'][:2], digits=2)} | "
                      f"{fmt(*m['shown_contains'][:2], digits=2)} | {fmt(*m['quotes_evidence'][:2], digits=2)} | "
                      f"{fmt(*m['loops'][:2], digits=2)} | {fmt(*m['flag_precision'][:2], digits=2)} (n {m['flag_precision'][2]}) | "
                      f"{fmt(*m['wrong_flagged'][:2], digits=2)} | {m['seconds'][0]:.2f} | {m['contains'][2]} |")  # fmt: skip
