@@ -101,3 +101,18 @@ def test_a_looping_answer_stops_before_the_repeat(generator):
 
     said = [_norm(x) for x in re.split(r"(?<=[.!?])\s+|\n+", out.text) if len(_norm(x)) >= 12]
     assert len(said) == len(set(said)), out.text  # DRY sampling and the loop guard: no sentence twice
+
+
+def test_a_quoted_opening_comes_first_and_the_model_goes_on_from_it(generator):
+    """quote_first: the best line is shown verbatim, then the model continues; it never repeats the quote."""
+    from assistant.answer.prompt import Context, quote_opening
+
+    generator.set_adapter(None)
+    line = "TAP flight TP753 leaves Copenhagen at 07:40 on 2024-06-14."
+    messages = build_messages("When does the TAP flight leave?", [Context(1, "/n/trip.md", 3, 3, "Lisbon", line)], evidence=True)
+    pieces = []
+    out = generator.generate(messages, max_tokens=32, prefix=quote_opening(line), on_token=pieces.append)
+    assert out.text.startswith(f"“{line}” [1]") and "".join(pieces) == out.text
+    assert out.text.count("07:40 on 2024-06-14") <= 2  # the model may restate it once, never loop on it
+    plain = generator.generate(messages, max_tokens=32)
+    assert out != plain  # the opening changes what the model goes on to say

@@ -116,6 +116,7 @@ def _names(allowed, valid=None):
 @user_errors
 def eval_qa(corpus, questions, out, n, conditions, recipes, home):
     """Question answering on an indexed corpus: base, context, learning, learning + context."""
+    from assistant.eval.calibrate import calibration_markdown
     from assistant.eval.qa import qa_markdown, qa_summary, run_qa
     from assistant.eval.report import load_rows
     from assistant.cli.render import render_eval
@@ -126,10 +127,15 @@ def eval_qa(corpus, questions, out, n, conditions, recipes, home):
     render_index(console(), assistant.index([corpus]), quiet=True)
     render_eval(console(), run_qa(assistant, questions or corpus / "QUESTIONS.md", out, corpus.resolve(), n=n,
                                       conditions=conditions, recipes=recipes))
-    summary = qa_summary(load_rows(out / "qa.jsonl"), assistant.config.abstain_below)
+    rows = load_rows(out / "qa.jsonl")
+    summary = qa_summary(rows, assistant.config.abstain_below)
     (out / "qa-summary.json").write_text(json.dumps(summary, indent=2))
     (out / "qa-summary.md").write_text(qa_markdown(summary))
     click.echo(qa_markdown(summary))
+    shown = "quoted" if "quoted" in summary["conditions"] else next(iter(summary["conditions"]), None)
+    if shown:  # the thresholds these results would choose (tune on one set, report on another)
+        (out / "qa-calibration.md").write_text(calibration_markdown(rows, shown))
+        click.echo(f"Calibration sweeps: {out / 'qa-calibration.md'}")
 
 
 def _limits(values) -> dict:

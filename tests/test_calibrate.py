@@ -1,0 +1,26 @@
+"""Calibration sweeps over saved QA rows: no model, so the arithmetic is checked by hand."""
+
+from assistant.eval.calibrate import abstain_sweep, choose_abstain, choose_support, support_sweep
+
+
+def row(best, answerable=True, contains=None, scores=()):
+    return {"best_evidence": best, "answerable": answerable,
+            "conditions": {"evidence": {"contains": contains, "claim_scores": list(scores)}}}  # fmt: skip
+
+
+ROWS = [row(0.6, contains=True, scores=[0.8]), row(0.5, contains=True, scores=[0.7, 0.5]),
+        row(0.45, contains=False, scores=[0.3]), row(0.4, contains=False, scores=[0.55]),
+        row(0.2, answerable=False), row(0.3, answerable=False), row(0.42, answerable=False)]  # fmt: skip
+
+
+def test_abstention_is_chosen_within_the_false_abstention_cap():
+    sweep = abstain_sweep(ROWS, thresholds=[0.25, 0.35, 0.41, 0.43, 0.55])
+    assert [(s["abstention"], s["false_abstention"]) for s in sweep] == [
+        (1 / 3, 0.0), (2 / 3, 0.0), (2 / 3, 0.25), (1.0, 0.25), (1.0, 0.75)]
+    assert choose_abstain(sweep)["threshold"] == 0.35  # 0.43 catches all three but wrongly abstains on one answerable in four
+
+
+def test_support_threshold_flags_wrong_answers_not_right_ones():
+    sweep = support_sweep(ROWS, "evidence", thresholds=[0.4, 0.6, 0.75])
+    assert [(s["wrong_flagged"], s["right_flagged"]) for s in sweep] == [(0.5, 0.0), (1.0, 0.5), (1.0, 0.5)]
+    assert choose_support(sweep)["threshold"] == 0.4
