@@ -96,24 +96,24 @@ class SessionScreen(ModalScreen):
         if event.href.startswith("cite:"):
             self.query_one(SourcesPanel).open_citation(int(event.href.removeprefix("cite:")))
 
-    def action_reask(self) -> None:
+    def _adapter_ready(self, missing: str) -> bool:
+        """The session's adapter can be used now; otherwise say why (``missing``, or the busy model)."""
         a = self.session.adapter
         if not a or not a.usable:
-            self.notify("This session has no adapter to re-use.", severity="warning")
-            return
+            self.notify(missing, severity="warning")
+            return False
         if self.app.busy:
             self.notify(f"Still {self.app.busy}: wait, or press Esc to cancel.", severity="warning")
-            return
-        self.dismiss()
-        self.app.post_message(AskRequest(self.session.question, adapter=self.session.id))
+            return False
+        return True
+
+    def action_reask(self) -> None:
+        if self._adapter_ready("This session has no adapter to re-use."):
+            self.dismiss()
+            self.app.post_message(AskRequest(self.session.question, adapter=self.session.id))
 
     def action_compare(self) -> None:
-        a = self.session.adapter
-        if not a or not a.usable:
-            self.notify("This session has no adapter: there is nothing learning changed to compare.", severity="warning")
-            return
-        if self.app.busy:
-            self.notify(f"Still {self.app.busy}: wait, or press Esc to cancel.", severity="warning")
+        if not self._adapter_ready("This session has no adapter: there is nothing learning changed to compare."):
             return
         self.notify("Answering again without the adapter…")
         self.run_worker(self._compare, thread=True, exclusive=True, group="compare", exit_on_error=False)
