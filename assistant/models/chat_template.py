@@ -3,6 +3,7 @@ llama-cpp-python's Jinja2ChatFormatter, or ChatML when the model has no template
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,17 @@ def from_template(template: str, bos: str, eos: str, name: str, add_bos: bool = 
 
 
 def choose(path: Path) -> ChatTemplate:
-    """Read the template and special tokens from the header (no model load) and pick the format."""
+    """Read the template and special tokens from the header (no model load) and pick the format. Parsing the
+    header (the whole vocabulary) takes seconds: a file is read once per size and modification time."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return _choose(str(path), 0, 0)
+    return _choose(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _choose(path: str, size: int, mtime_ns: int) -> ChatTemplate:
     from gguf import GGUFReader
 
     from assistant.models.gguf_info import header_string
