@@ -40,10 +40,10 @@ from tests.conftest import CORPUS, drain
 
 # The snapshots show where a source lives, so the notes sit at one fixed path (not under tmp_path).
 NOTES = Path("/tmp/assistant-tui-notes")
-NOTE_FILES = ("projects/heron/architecture.md", "meetings/2024-03-12-heron-sync.md", "recipes/cardamom-buns.md",
-              "howto/backups.md")  # fmt: skip
+ARCH, SYNC = "projects/heron/architecture.md", "meetings/2024-03-12-heron-sync.md"
+BUNS, BACKUPS = "recipes/cardamom-buns.md", "howto/backups.md"
+NOTE_FILES = (ARCH, SYNC, BUNS, BACKUPS)  # copied from the sample corpus
 INDEXED_AT = "2024-11-01T17:00:00+00:00"
-SYNC, ARCH, BUNS, BACKUPS = NOTE_FILES[1], NOTE_FILES[0], NOTE_FILES[2], NOTE_FILES[3]
 
 # A pick is (note, chunk ordinal in it, variance after the pick); the chunk itself comes from the real index.
 HERON_QUESTION = "What database did Project Heron move to, and why?"
