@@ -21,6 +21,7 @@ class Stage(Record):
     done: bool = False
     seconds: float | None = None
     detail: str = ""
+    skipped: bool = False  # the stage did not run; ``detail`` says why
 
 
 @serialisable

@@ -71,10 +71,27 @@ def test_no_learn_and_no_context(tmp_path, warm_assistant):
     drain(a.index([small_notes(tmp_path)]))
     events = list(a.ask("How long does the dough rest?", learn=False))
     assert not any(isinstance(e, Step) for e in events)
+    skipped = [e for e in events if isinstance(e, Stage) and e.skipped]
+    assert [(e.name, e.detail) for e in skipped] == [("learning", "learning is off (--no-learn, or learn = false)")]
     result = events[-1].result
     assert result.adapter is None and a.store.session(result.id).adapter is None
     no_ctx = drain(a.ask("How long does the dough rest?", context=False))
     assert no_ctx.params["context"] is False and no_ctx.adapter is not None
+
+
+def test_weak_evidence_abstains_without_learning_and_shows_the_closest_lines(tmp_path, make_assistant):
+    """Below `abstain_below` the answer says the notes do not answer; nothing is trained or generated."""
+    from assistant.core.asker import ABSTAIN_TEXT
+
+    a = make_assistant(**SMALL, abstain_below=0.99)
+    drain(a.index([small_notes(tmp_path)]))
+    events = list(a.ask("What is the guest Wi-Fi password?"))
+    session = events[-1].result
+    assert session.abstained and session.answer == ABSTAIN_TEXT and session.adapter is None
+    assert session.evidence and session.evidence[0].score < 0.99  # the closest lines come anyway
+    skipped = [(e.name, e.detail) for e in events if isinstance(e, Stage) and e.skipped]
+    assert skipped == [("learning", "no line of your notes answers the question")]
+    assert not any(isinstance(e, Step) for e in events) and a.store.session(session.id).abstained
 
 
 def test_learning_failure_still_answers_and_records_why(tmp_path, warm_assistant, monkeypatch):

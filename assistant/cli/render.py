@@ -144,6 +144,9 @@ def render_ask(out: Console, stream: Iterable[ev.Event], *, quiet: bool = False)
             elif not quiet:
                 status = out.status(f"{event.name}…")
                 status.start()
+        elif isinstance(event, ev.Stage) and event.skipped:
+            if not quiet:
+                out.print(f"[dim]– {event.name:<11} skipped: {event.detail}[/]")
         elif isinstance(event, ev.Stage):
             if status is not None:
                 status.stop()

@@ -268,11 +268,13 @@ class Asker:
             yield from self._retrieve_and_select(run)
             faults.point("after-retrieval")
             run.check_cancel("before learning")  # Esc during retrieval or selection stops here
+            if skip := self._why_not_learn(run):
+                yield Stage(StageName.LEARNING, done=True, seconds=0.0, detail=skip, skipped=True)
+            else:
+                yield from self._learn(run)
             if run.abstained:
                 yield from self._abstain(run)
             else:
-                if run.params["learn"]:
-                    yield from self._learn(run)
                 yield from self._answer(run)
                 if run.params["compare"] and run.gguf:
                     yield from self._compare(run)
@@ -337,6 +339,17 @@ class Asker:
             run.note = f"the evidence lines could not be read ({exc}); answered from whole chunks"
         floor = self.config.abstain_below
         run.abstained = bool(floor) and (not run.evidence or run.evidence[0].score < floor) and run.params["context"]
+
+    @staticmethod
+    def _why_not_learn(run: AskRun) -> str | None:
+        """Why this ask does not train an adapter, in words for the user; None when it does."""
+        if run.params["adapter_from"] is not None:
+            return f"re-using the adapter of session {run.params['adapter_from']}"
+        if not run.params["learn"]:
+            return "learning is off (--no-learn, or learn = false)"
+        if run.abstained:
+            return "no line of your notes answers the question"
+        return None
 
     def _abstain(self, run: AskRun) -> Iterator[Event]:
         """The notes do not answer this: say so plainly (the closest lines still come with the session)."""

@@ -73,7 +73,11 @@ class StageStatus(Vertical):
             if event.name not in STAGES:
                 return
             label = self.query_one(f"#stage-{event.name}", Label)
-            if event.done:
+            if event.skipped:
+                label.update(f"– {event.name} skipped")
+                label.set_classes("stage skipped")
+                self._detail(f"{event.name} skipped: {event.detail}")
+            elif event.done:
                 self._running = None
                 label.update(f"✓ {event.name} {event.seconds or 0:.1f}s")
                 label.set_classes("stage done")
