@@ -47,6 +47,18 @@ def heading_title(text: str) -> str:
     return " ".join(text.split())
 
 
+def _carry(items: list[tuple[Block, int]], overlap: int, count) -> list[tuple[Block, int]]:
+    """What a chunk cut for size hands to the next: its last paragraph, or that paragraph's last sentence."""
+    if not items or overlap <= 0 or items[-1][0].level:
+        return []
+    last, n = items[-1]
+    if n <= overlap:
+        return [(last, n)]
+    sentence = re.split(r"(?<=[.!?])\s+", last.text.strip())[-1]
+    m = count([sentence])[0]
+    return [(_at_end(last, sentence), m)] if 0 < m <= overlap else []
+
+
 def chunk_blocks(
     blocks: list[Block],
     count: Callable[[list[str]], list[int]],
@@ -77,16 +89,6 @@ def chunk_blocks(
             heading = " > ".join(title for _, title in path)
             chunks.append(Chunk(text, heading, first.start_line, last.end_line, n, citation(first, last)))
 
-    def carry(items: list[tuple[Block, int]]) -> list[tuple[Block, int]]:
-        if not items or overlap <= 0 or items[-1][0].level:
-            return []
-        last, n = items[-1]
-        if n <= overlap:
-            return [(last, n)]
-        sentence = re.split(r"(?<=[.!?])\s+", last.text.strip())[-1]
-        m = count([sentence])[0]
-        return [(_at_end(last, sentence), m)] if 0 < m <= overlap else []
-
     for block, size in zip(blocks, sizes):
         if parts and block.where != parts[-1][0].where:
             emit(parts)
@@ -105,7 +107,7 @@ def chunk_blocks(
         used = sum(n + 2 for _, n in parts)
         if parts and used + size > budget:
             emit(parts)
-            kept = carry(parts)
+            kept = _carry(parts, overlap, count)
             parts = kept if sum(n + 2 for _, n in kept) + size <= budget else []
         parts.append((block, size))
     emit(parts)
