@@ -110,7 +110,7 @@ def _condition(assistant, q, setup: dict, kind: str, lora, adapter: Path, corpus
         "generated": out.text, "looped": out.looped, "seconds": seconds,
         "contains": contains_answer(out.text, q.answer) if q.answerable else None,
         "model_contains": contains_answer(out.text[len(opening):], q.answer) if q.answerable else None,  # after the quote
-        "answer_bits_per_byte": answer_bits(models.training, messages, q.answer, lora) if q.answerable else None,
+        "answer_bits_per_byte": _cached_bits(setup, models.training, messages, q.answer, lora) if q.answerable else None,
         "quotes_evidence": any(e.text[:40].lower() in out.text.lower() for e in setup["evidence"][:1]),
         "flagged_sentences": sum(not c.supported for c in claims),
         "claim_scores": [c.score for c in claims],  # to calibrate the support threshold offline
@@ -171,6 +171,15 @@ def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int =
         models.generator.set_adapter(None)
         _append(results, row)
         yield Progress(i, len(questions), "questions")
+
+def _cached_bits(setup: dict, tm, messages: list[dict], answer: str, lora) -> float:
+    """``answer_bits`` once per prompt and adapter: the quoted and evidence conditions share their prompt."""
+    key = (json.dumps(messages), id(lora))
+    cache = setup.setdefault("bits", {})
+    if key not in cache:
+        cache[key] = answer_bits(tm, messages, answer, lora)
+    return cache[key]
+
 
 def answer_bits(tm, messages: list[dict], answer: str, lora) -> float:
     """Bits per byte of the gold answer as the assistant's reply to ``messages``."""
