@@ -176,9 +176,9 @@ def _cached_bits(setup: dict, tm, messages: list[dict], answer: str, lora) -> fl
     """``answer_bits`` once per prompt and adapter: the quoted and evidence conditions share their prompt."""
     key = (json.dumps(messages), id(lora))
     cache = setup.setdefault("bits", {})
-    if key not in cache:
-        cache[key] = answer_bits(tm, messages, answer, lora)
-    return cache[key]
+    if key not in cache:  # the adapter is kept with its value, so its id cannot be reused by another
+        cache[key] = (answer_bits(tm, messages, answer, lora), lora)
+    return cache[key][0]
 
 
 def answer_bits(tm, messages: list[dict], answer: str, lora) -> float:
