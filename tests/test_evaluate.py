@@ -51,7 +51,7 @@ def test_qa_protocol_tiny_slice(tmp_path, warm_assistant):
     questions.write_text(text[: text.index("## 3.")] + "## 3. What is the guest Wi-Fi password?\n- answer: UNANSWERABLE\n")
     a = warm_assistant(max_tokens=24, max_train_tokens=96)
     drain(a.index([CORPUS]))
-    conditions = ["base", "chunks", "evidence", "learn+evidence"]
+    conditions = ["chunks", "evidence", "quoted", "learn+evidence"]
     assert plan_conditions(["chunks", "learn[chat]+chunks", "learn+evidence"], ["raw", "evidence"]) == {
         "chunks": ("chunks", None), "learn[chat]+chunks": ("chunks", "chat"), "learn+evidence": ("evidence", "raw"),
         "learn[evidence]+evidence": ("evidence", "evidence")}  # fmt: skip
@@ -74,7 +74,10 @@ def test_qa_protocol_tiny_slice(tmp_path, warm_assistant):
     summary = qa_summary(rows, abstain_below=1.0)  # everything scores below 1: all abstain
     assert summary["n"] == 3 and summary["abstention"][0] == 1.0 and summary["false_abstention"][0] == 1.0
     assert "| learn+evidence |" in qa_markdown(summary) and "evidence@3" in qa_markdown(summary)
-    assert set(summary["paired"]) == {"evidence − chunks", "learn+evidence − evidence", "learn[evidence]+evidence − evidence"}
+    assert set(summary["paired"]) == {"evidence − chunks", "quoted − evidence", "learn+evidence − evidence",
+                                      "learn[evidence]+evidence − evidence"}  # fmt: skip
+    quoted = rows[0]["conditions"]["quoted"]
+    assert quoted["generated"].startswith(f"“{' '.join(rows[0]['evidence'][0].split())}” [1]")  # the best line, verbatim
 
 
 def test_python_docs_installs_when_missing_and_says_so_when_it_cannot(tmp_path):
