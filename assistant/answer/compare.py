@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from assistant.answer.attribute import sentences
+from assistant.answer.attribute import _CITE, sentences
+from assistant.answer.loops import _norm
 
 
 @dataclass(frozen=True)
 class ComparedLine:
     text: str
-    changed: bool  # no sentence of the other answer says the same (case, spacing and citations aside)
+    changed: bool  # no sentence of the other answer says the same (case, punctuation and citations aside)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    learned: list[ComparedLine]  # the answer with the adapter
+    plain: list[ComparedLine]  # the answer without it
+
+    @property
+    def changed(self) -> bool:
+        return any(line.changed for line in self.learned + self.plain)
 
 
 def _key(sentence: str) -> str:
-    return " ".join(re.sub(r"\[\d+\]", "", sentence).lower().split()).rstrip(".!?")
+    return _norm(_CITE.sub("", sentence))  # the loop guard's notion of "the same sentence"
 
 
-def compare_answers(with_adapter: str, without_adapter: str) -> tuple[list[ComparedLine], list[ComparedLine]]:
+def compare_answers(with_adapter: str, without_adapter: str) -> Comparison:
     """Both answers as sentences, each marked when the other answer does not contain it."""
     mine, theirs = sentences(with_adapter), sentences(without_adapter)
     mine_keys, their_keys = {_key(s) for s in mine}, {_key(s) for s in theirs}
-    return ([ComparedLine(s, _key(s) not in their_keys) for s in mine],
-            [ComparedLine(s, _key(s) not in mine_keys) for s in theirs])  # fmt: skip
+    return Comparison([ComparedLine(s, _key(s) not in their_keys) for s in mine],
+                      [ComparedLine(s, _key(s) not in mine_keys) for s in theirs])  # fmt: skip

@@ -60,9 +60,25 @@ def build_messages(question: str, contexts: list[Context] | None, *, evidence: b
     return [{"role": "system", "content": system}, {"role": "user", "content": f"Notes:\n\n{notes}\n\nQuestion: {question}"}]
 
 
+def evidence_contexts(evidence: list) -> list[Context]:
+    """The evidence lines (``records.Evidence``), best first, as numbered blocks."""
+    return [Context(i, e.path, e.line, e.line, e.heading, e.text) for i, e in enumerate(evidence, 1)]
+
+
+def chunk_contexts(picks: list) -> list[Context]:
+    """The distinct picked chunks (``records.Pick``; a re-pick is cited once), as numbered blocks."""
+    sources = [p for p in picks if not p.repeat]
+    return [Context(i, p.path, p.start_line, p.end_line, p.heading, p.text) for i, p in enumerate(sources, 1)]
+
+
 def quote_opening(line: str) -> str:
     """The answer's opening when it quotes the best evidence line: the exact words, cited, then the model."""
     return f"“{' '.join(line.split())}” [1]\n"
+
+
+def best_line_opening(evidence: list) -> str:
+    """``quote_opening`` of the best evidence line (``records.Evidence``); '' when there is none."""
+    return quote_opening(evidence[0].text) if evidence else ""
 
 
 def citations(answer: str, n_contexts: int) -> list[int]:

@@ -207,13 +207,13 @@ def render_comparison(out: Console, session: Session) -> None:
 
     if session.without_adapter is None:
         return
-    learned, plain = compare_answers(session.answer, session.without_adapter)
+    comparison = compare_answers(session.answer, session.without_adapter)
     table = Table("without learning", f"with learning ({session.adapter.recipe if session.adapter else 'adapter'})",
                   title="What learning changed (▸: only in this answer)", title_justify="left", expand=True)  # fmt: skip
     cell = lambda lines: "\n".join(f"[bold]▸ {l.text}[/]" if l.changed else f"  {l.text}" for l in lines) or "[dim](empty)[/]"  # noqa: E731
-    table.add_row(cell(plain), cell(learned))
+    table.add_row(cell(comparison.plain), cell(comparison.learned))
     out.print(table)
-    if not any(l.changed for l in learned + plain):
+    if not comparison.changed:
         out.print("[dim]learning did not change this answer[/]")
 
 

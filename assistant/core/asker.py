@@ -406,35 +406,38 @@ class Asker:
             yield run.timings.finish(StageName.LEARNING, "failed")
 
     def _contexts(self, run: AskRun) -> list:
-        from assistant.answer.prompt import Context
+        from assistant.answer.prompt import chunk_contexts, evidence_contexts
 
         if not run.params.get("context", True):
             return []
         if run.params.get("prompt") == "evidence" and run.evidence:
-            return [Context(i, e.path, e.line, e.line, e.heading, e.text) for i, e in enumerate(run.evidence, 1)]
-        sources = [p for p in run.picks if not p.repeat]
-        return [Context(i, p.path, p.start_line, p.end_line, p.heading, p.text) for i, p in enumerate(sources, 1)]
+            return evidence_contexts(run.evidence)
+        return chunk_contexts(run.picks)
 
     @staticmethod
     def _opening(run: AskRun) -> str:
         """The best evidence line, quoted, when the answer opens with it (the model then goes on from it)."""
-        from assistant.answer.prompt import quote_opening
+        from assistant.answer.prompt import best_line_opening
 
         quoting = run.params.get("quote_first") and run.params.get("prompt") == "evidence" and run.params.get("context", True)
-        return quote_opening(run.evidence[0].text) if quoting and run.evidence else ""
+        return best_line_opening(run.evidence) if quoting else ""
 
     def _messages(self, run: AskRun) -> list[dict]:
         from assistant.answer.prompt import build_messages
 
         return build_messages(run.question, self._contexts(run), evidence=run.params.get("prompt") == "evidence")
 
-    def _plain_answer(self, run: AskRun) -> str:
-        """The run's prompt through the base model: what the answer would have been without learning."""
+    def _generate(self, run: AskRun, adapter: Path | None, on_token):
+        """The run's prompt (and quoted opening) through llama.cpp with ``adapter`` (None: the base model)."""
         cfg = self.config
         gen = self.models.generator
-        gen.set_adapter(None)
+        gen.set_adapter(adapter)
         return gen.generate(self._messages(run), max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed,
-                            on_token=lambda _: run.check_cancel("while comparing"), prefix=self._opening(run)).text  # fmt: skip
+                            on_token=on_token, prefix=self._opening(run))  # fmt: skip
+
+    def _plain_answer(self, run: AskRun) -> str:
+        """What the answer would have been without learning."""
+        return self._generate(run, None, lambda _: run.check_cancel("while comparing")).text
 
     def _compare(self, run: AskRun) -> Iterator[Event]:
         yield run.timings.start(StageName.COMPARING)
@@ -455,11 +458,7 @@ class Asker:
     def _answer(self, run: AskRun) -> Iterator[Event]:
         from assistant.answer.attribute import attribute
 
-        cfg = self.config
         yield run.timings.start(StageName.ANSWERING)
-        gen = self.models.generator
-        gen.set_adapter(run.gguf)
-        messages = self._messages(run)
 
         def generate(emit):
             def on_token(piece):
@@ -469,8 +468,7 @@ class Asker:
                 emit(Token(piece))
                 faults.point("mid-answer")
 
-            return gen.generate(messages, max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed,
-                                on_token=on_token, prefix=self._opening(run))  # fmt: skip
+            return self._generate(run, run.gguf, on_token)
 
         generation = yield from in_thread(generate, run.cancel)
         run.looped = generation.looped

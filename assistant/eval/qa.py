@@ -81,26 +81,23 @@ def _question_setup(assistant, q, n: int, corpus: Path) -> dict:
 
 
 def _contexts(kind: str, setup: dict) -> list | None:
-    from assistant.answer.prompt import Context
+    from assistant.answer.prompt import chunk_contexts, evidence_contexts
 
     if kind in ("evidence", "quoted"):
-        return [Context(i, e.path, e.line, e.line, e.heading, e.text) for i, e in enumerate(setup["evidence"], 1)]
-    if kind == "chunks":
-        sources = [p for p in setup["picks"] if not p.repeat]
-        return [Context(i, p.path, p.start_line, p.end_line, p.heading, p.text) for i, p in enumerate(sources, 1)]
-    return None
+        return evidence_contexts(setup["evidence"])
+    return chunk_contexts(setup["picks"]) if kind == "chunks" else None
 
 
-def _condition(assistant, q, setup: dict, kind: str, lora, adapter: Path, corpus_text: str) -> dict:
+def _condition(assistant, q, setup: dict, kind: str, recipe: str | None, lora, adapter: Path, corpus_text: str) -> dict:
     from assistant.answer.attribute import attribute
-    from assistant.answer.prompt import build_messages, quote_opening
+    from assistant.answer.prompt import best_line_opening, build_messages
     from assistant.eval.questions import contains_answer
 
     models, cfg = assistant.models, assistant.config
     messages = build_messages(q.question, _contexts(kind, setup), evidence=kind in ("evidence", "quoted"))
     gen = models.generator
     gen.set_adapter(adapter if lora else None)
-    opening = quote_opening(setup["evidence"][0].text) if kind == "quoted" and setup["evidence"] else ""
+    opening = best_line_opening(setup["evidence"]) if kind == "quoted" else ""
     t0 = time.perf_counter()
     out = gen.generate(messages, max_tokens=QA_ANSWER_TOKENS, temperature=0.0, seed=cfg.seed, prefix=opening)
     seconds = time.perf_counter() - t0
@@ -110,7 +107,7 @@ def _condition(assistant, q, setup: dict, kind: str, lora, adapter: Path, corpus
         "generated": out.text, "looped": out.looped, "seconds": seconds,
         "contains": contains_answer(out.text, q.answer) if q.answerable else None,
         "model_contains": contains_answer(out.text[len(opening):], q.answer) if q.answerable else None,  # after the quote
-        "answer_bits_per_byte": _cached_bits(setup, models.training, messages, q.answer, lora) if q.answerable else None,
+        "answer_bits_per_byte": _cached_bits(setup, recipe, models.training, messages, q.answer, lora) if q.answerable else None,
         "quotes_evidence": any(e.text[:40].lower() in out.text.lower() for e in setup["evidence"][:1]),
         "flagged_sentences": sum(not c.supported for c in claims),
         "claim_scores": [c.score for c in claims],  # to calibrate the support threshold offline
@@ -165,20 +162,20 @@ def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int =
                 adapter = export_gguf(lora, models.training, out / "qa-adapter.gguf")  # rewritten per adapter
             for name, (kind, r) in plan.items():
                 if r == recipe:
-                    result = _condition(assistant, q, setup, kind, lora, adapter, corpus_text)
+                    result = _condition(assistant, q, setup, kind, recipe, lora, adapter, corpus_text)
                     result["seconds"] += row["learn_seconds"].get(recipe, 0.0)  # the time a user waits
                     row["conditions"][name] = result
         models.generator.set_adapter(None)
         _append(results, row)
         yield Progress(i, len(questions), "questions")
 
-def _cached_bits(setup: dict, tm, messages: list[dict], answer: str, lora) -> float:
-    """``answer_bits`` once per prompt and adapter: the quoted and evidence conditions share their prompt."""
-    key = (json.dumps(messages), id(lora))
+def _cached_bits(setup: dict, recipe: str | None, tm, messages: list[dict], answer: str, lora) -> float:
+    """``answer_bits`` once per prompt and recipe (None: no adapter): quoted and evidence share their prompt."""
     cache = setup.setdefault("bits", {})
-    if key not in cache:  # the adapter is kept with its value, so its id cannot be reused by another
-        cache[key] = (answer_bits(tm, messages, answer, lora), lora)
-    return cache[key][0]
+    key = (json.dumps(messages), recipe)
+    if key not in cache:
+        cache[key] = answer_bits(tm, messages, answer, lora)
+    return cache[key]
 
 
 def answer_bits(tm, messages: list[dict], answer: str, lora) -> float:

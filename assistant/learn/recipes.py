@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.answer.evidence import TOP_LINES
 from assistant.records import Evidence, Pick
+
+EVIDENCE_LINES = TOP_LINES  # the lines the answer prompt leads with: the evidence recipe cycles over these
 
 # Recipes whose i-th example comes from the i-th pick: each pick's training loss is its own (the review shows it).
 PER_PICK = ("raw", "chat", "distill")
-EVIDENCE_LINES = 3  # the lines the answer prompt leads with; the evidence recipe cycles over these
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,10 @@ def build_examples(recipe: str, question: str, picks: list[Pick], evidence: list
         return [Example(chat(topic_request(p)), p.text) for p in picks]
     if recipe == "distill":
         return [Example(chat(question), p.text) for p in picks]
-    if recipe == "evidence":
+    if recipe == "evidence":  # the lines the answer prompt leads with, cycled; no lines: the chunks, as distill
         lines = evidence[:EVIDENCE_LINES]
         if not lines:
-            return [Example(chat(question), p.text) for p in picks]
+            return build_examples("distill", question, picks, evidence, chat)
         return [Example(chat(question), lines[i % len(lines)].text) for i in range(steps)]
     if recipe == "reach":
         # The prompt already holds the evidence lines' chunks; learn from the picks it cannot hold.

@@ -224,7 +224,7 @@ def _probe(model, encoded) -> float:
 
 
 def _step(model, optimiser, params, tm: TrainingModel, example: Example, cfg: TrainConfig, limit: list[int], notes: list[str]) -> float:
-    """One Adam step on ``text``; on a GPU out of memory the chunk is retried shorter (``limit`` shrinks)."""
+    """One Adam step on ``example``'s reply; on a GPU out of memory it is retried shorter (``limit`` shrinks)."""
     import torch
 
     while True:

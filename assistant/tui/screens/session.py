@@ -26,15 +26,15 @@ def comparison_text(session: Session) -> str:
 
     if session.without_adapter is None:
         return ""
-    learned, plain = compare_answers(session.answer, session.without_adapter)
+    comparison = compare_answers(session.answer, session.without_adapter)
 
     def block(title: str, lines) -> str:
         body = "\n".join(f"[b]▸ {escape(l.text)}[/b]" if l.changed else f"  {escape(l.text)}" for l in lines) or "  (empty)"
         return f"[b]{title}[/b]\n{body}"
 
     recipe = session.adapter.recipe if session.adapter else "adapter"
-    same = "" if any(l.changed for l in learned + plain) else "\n[dim]Learning did not change this answer.[/dim]"
-    return block("Without learning", plain) + "\n\n" + block(f"With learning ({recipe})", learned) + same
+    same = "" if comparison.changed else "\n[dim]Learning did not change this answer.[/dim]"
+    return block("Without learning", comparison.plain) + "\n\n" + block(f"With learning ({recipe})", comparison.learned) + same
 
 
 def adapter_text(session: Session) -> tuple[str, str]:
