@@ -75,6 +75,7 @@ class Config:
     prompt: str = "evidence"  # one of PROMPTS: evidence lines (best first) or whole chunks as the model's context
     quote_first: bool = True  # the answer opens with the best evidence line, verbatim, and the model goes on from it
     abstain_below: float = 0.3  # say the notes do not answer when the best evidence scores below this; 0: never
+    abstain_unmentioned: bool = True  # ... or when the question names a number, date or name no close line mentions
     temperature: float = 0.0  # deterministic by default
     seed: int = 0
     n_ctx: int = 4096

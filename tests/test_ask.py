@@ -83,7 +83,7 @@ def test_weak_evidence_abstains_without_learning_and_shows_the_closest_lines(tmp
     """Below `abstain_below` the answer says the notes do not answer; nothing is trained or generated."""
     from assistant.core.asker import ABSTAIN_TEXT
 
-    a = make_assistant(**SMALL, abstain_below=0.99)
+    a = make_assistant(**SMALL, abstain_below=0.99, abstain_unmentioned=False)
     drain(a.index([small_notes(tmp_path)]))
     events = list(a.ask("What is the guest Wi-Fi password?"))
     session = events[-1].result
@@ -92,6 +92,17 @@ def test_weak_evidence_abstains_without_learning_and_shows_the_closest_lines(tmp
     skipped = [(e.name, e.detail) for e in events if isinstance(e, Stage) and e.skipped]
     assert skipped == [("learning", "no line of your notes answers the question")]
     assert not any(isinstance(e, Step) for e in events) and a.store.session(session.id).abstained
+
+
+def test_a_month_no_line_mentions_abstains_and_says_which(tmp_path, make_assistant):
+    """The ferry line scores high for an October question too; what it lacks is October, and the ask says so."""
+    a = make_assistant(**SMALL)
+    drain(a.index([small_notes(tmp_path)]))
+    session = list(a.ask("When does the ferry to Vis leave in October?"))[-1].result
+    assert session.abstained and session.adapter is None and "“october”" in session.answer
+    assert session.evidence and "Vis" in session.evidence[0].text  # the closest line is still shown
+    kept = list(a.ask("When does the ferry to Vis leave?", learn=False))[-1].result
+    assert not kept.abstained and "06:15" in kept.answer
 
 
 def test_learning_failure_still_answers_and_records_why(tmp_path, warm_assistant, monkeypatch):

@@ -24,3 +24,10 @@ def test_support_threshold_flags_wrong_answers_not_right_ones():
     sweep = support_sweep(ROWS, "evidence", thresholds=[0.4, 0.6, 0.75])
     assert [(s["wrong_flagged"], s["right_flagged"]) for s in sweep] == [(0.5, 0.0), (1.0, 0.5), (1.0, 0.5)]
     assert choose_support(sweep)["threshold"] == 0.4
+
+
+def test_the_unmentioned_check_adds_to_the_score_threshold():
+    rows = [*ROWS, {**row(0.9, answerable=False), "unmentioned": ["q4"]}, {**row(0.7), "unmentioned": ["2024"]}]
+    alone, both = (abstain_sweep(rows, thresholds=[0.35], unmentioned=u)[0] for u in (False, True))
+    assert (alone["abstention"], alone["false_abstention"]) == (2 / 4, 0.0)
+    assert (both["abstention"], both["false_abstention"]) == (3 / 4, 1 / 5)

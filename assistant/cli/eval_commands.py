@@ -128,7 +128,7 @@ def eval_qa(corpus, questions, out, n, conditions, recipes, home):
     render_eval(console(), run_qa(assistant, questions or corpus / "QUESTIONS.md", out, corpus.resolve(), n=n,
                                       conditions=conditions, recipes=recipes))
     rows = load_rows(out / "qa.jsonl")
-    summary = qa_summary(rows, assistant.config.abstain_below)
+    summary = qa_summary(rows, assistant.config.abstain_below, assistant.config.abstain_unmentioned)
     (out / "qa-summary.json").write_text(json.dumps(summary, indent=2))
     (out / "qa-summary.md").write_text(qa_markdown(summary))
     click.echo(qa_markdown(summary))

@@ -29,6 +29,14 @@ from assistant.storage.catalog import Catalog
 ABSTAIN_TEXT = "Your notes do not seem to answer this. The closest lines are below."
 
 
+def abstain_text(unmentioned: list[str]) -> str:
+    """The abstention, with the reason when it is a specific no close line mentions."""
+    if not unmentioned:
+        return ABSTAIN_TEXT
+    named = ", ".join(f"“{w}”" for w in unmentioned)
+    return f"Your notes do not seem to answer this: no close line mentions {named}. The closest lines are below."
+
+
 @dataclass(frozen=True)
 class AskOptions:
     """Per-question overrides of the config; ``None`` means the config's value."""
@@ -109,6 +117,7 @@ class AskRun:
     without_adapter: str | None = None
     looped: bool = False
     abstained: bool = False
+    unmentioned: list[str] = field(default_factory=list)  # what the question names and no close line mentions
     note: str | None = None
     timings: Timings = field(default_factory=Timings)
 
@@ -331,14 +340,17 @@ class Asker:
 
     def _find_evidence(self, run: AskRun) -> None:
         """The lines the answer should rest on, from SIFT's picks and NN's (the prompt wants the most relevant)."""
+        from assistant.answer.coverage import abstains, unmentioned
         from assistant.answer.evidence import extract_evidence
 
         try:
             run.evidence = extract_evidence(run.question, run.picks + run.nn, self.models.embedder)
         except (ValueError, RuntimeError) as exc:  # odd text must not cost the answer
             run.note = f"the evidence lines could not be read ({exc}); answered from whole chunks"
-        floor = self.config.abstain_below
-        run.abstained = bool(floor) and (not run.evidence or run.evidence[0].score < floor) and run.params["context"]
+        run.unmentioned = unmentioned(run.question, run.evidence, run.picks + run.nn)
+        best = run.evidence[0].score if run.evidence else 0.0
+        weak = abstains(best, run.unmentioned, self.config.abstain_below, self.config.abstain_unmentioned)
+        run.abstained = weak and run.params["context"]
 
     @staticmethod
     def _why_not_learn(run: AskRun) -> str | None:
@@ -354,7 +366,7 @@ class Asker:
     def _abstain(self, run: AskRun) -> Iterator[Event]:
         """The notes do not answer this: say so plainly (the closest lines still come with the session)."""
         yield run.timings.start(StageName.ANSWERING)
-        run.answer = ABSTAIN_TEXT
+        run.answer = abstain_text(run.unmentioned if self.config.abstain_unmentioned else [])
         run.note = "learning skipped: no line of the notes answers the question"
         yield Token(run.answer)
         yield run.timings.finish(StageName.ANSWERING, "abstained")

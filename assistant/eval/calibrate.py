@@ -6,6 +6,8 @@ answer sentence), so they cost no model time. Tune on one question set, then rep
 
 from __future__ import annotations
 
+from assistant.answer.coverage import abstains
+
 FALSE_ABSTENTION_CAP = 0.1  # the goal: at most 1 answerable question in 10 wrongly told "your notes do not say"
 RIGHT_FLAGGED_CAP = 0.2  # a flag on a right answer costs trust; keep it to 1 in 5
 
@@ -14,13 +16,18 @@ def _share(flags: list[bool]) -> float:
     return sum(flags) / len(flags) if flags else 0.0
 
 
-def abstain_sweep(rows: list[dict], thresholds=None) -> list[dict]:
-    """Per threshold: abstention on unanswerable questions and false abstention on answerable ones."""
+def abstain_sweep(rows: list[dict], thresholds=None, unmentioned: bool = False) -> list[dict]:
+    """Per threshold: abstention on unanswerable questions and false abstention on answerable ones;
+    ``unmentioned``: also abstain where the question names something no close line mentions (the product's rule)."""
     thresholds = thresholds or [round(0.15 + 0.025 * i, 3) for i in range(15)]
-    answerable = [r["best_evidence"] for r in rows if r.get("answerable", True)]
-    unanswerable = [r["best_evidence"] for r in rows if not r.get("answerable", True)]
-    return [{"threshold": t, "abstention": _share([s < t for s in unanswerable]),
-             "false_abstention": _share([s < t for s in answerable])} for t in thresholds]  # fmt: skip
+    answerable = [r for r in rows if r.get("answerable", True)]
+    unanswerable = [r for r in rows if not r.get("answerable", True)]
+
+    def share(group: list[dict], t: float) -> float:
+        return _share([abstains(r["best_evidence"], r.get("unmentioned", []), t, unmentioned) for r in group])
+
+    return [{"threshold": t, "abstention": share(unanswerable, t), "false_abstention": share(answerable, t)}
+            for t in thresholds]  # fmt: skip
 
 
 def choose_abstain(sweep: list[dict]) -> dict:
@@ -49,10 +56,13 @@ def choose_support(sweep: list[dict]) -> dict:
 
 
 def calibration_markdown(rows: list[dict], condition: str) -> str:
-    abstain, support = abstain_sweep(rows), support_sweep(rows, condition)
+    abstain, support = abstain_sweep(rows, unmentioned=True), support_sweep(rows, condition)
+    alone = abstain_sweep(rows)  # the score without the unmentioned check, to show what each signal adds
     a, s = choose_abstain(abstain), choose_support(support)
-    lines = ["| abstain below | abstention (unanswerable) | false abstention (answerable) |", "|---|---|---|"]
-    lines += [f"| {x['threshold']:.3f}{' ←' if x is a else ''} | {x['abstention']:.2f} | {x['false_abstention']:.2f} |" for x in abstain]
+    lines = ["| abstain below | abstention (unanswerable) | false abstention (answerable) | ... score alone | ... score alone |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    lines += [f"| {x['threshold']:.3f}{' ←' if x is a else ''} | {x['abstention']:.2f} | {x['false_abstention']:.2f} "
+              f"| {y['abstention']:.2f} | {y['false_abstention']:.2f} |" for x, y in zip(abstain, alone)]  # fmt: skip
     lines += ["", f"| support threshold ({condition}) | wrong answers flagged | right answers flagged |", "|---|---|---|"]
     lines += [f"| {x['threshold']:.2f}{' ←' if x is s else ''} | {x['wrong_flagged']:.2f} | {x['right_flagged']:.2f} |" for x in support]
     return "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+from assistant.answer.coverage import abstains as abstain_rule
 from assistant.events import Progress
 from assistant.eval.stats import fmt, mean_se, paired
 from assistant.eval.lm import _append, _done_keys
@@ -61,6 +62,7 @@ def valid_condition(name: str) -> bool:
 
 def _question_setup(assistant, q, n: int, corpus: Path) -> dict:
     """Selection, evidence lines and gold-file recall for one question (shared by every condition)."""
+    from assistant.answer.coverage import unmentioned
     from assistant.answer.evidence import extract_evidence
     from assistant.core.asker import picks_of
     from assistant.eval.questions import contains_answer
@@ -69,6 +71,7 @@ def _question_setup(assistant, q, n: int, corpus: Path) -> dict:
     picks = picks_of(sel, cands)
     nn = assistant.asker.nn_alternative(sel, cands)
     evidence = extract_evidence(q.question, picks + nn, assistant.models.embedder)
+    missing = unmentioned(q.question, evidence, picks + nn)
     gold = {str((corpus / src).resolve()) for src in q.sources}
     hits = [contains_answer(e.text, q.answer) for e in evidence] if q.answerable else []
     return {
@@ -76,7 +79,7 @@ def _question_setup(assistant, q, n: int, corpus: Path) -> dict:
         "row": {"recall": {"nn": any(p.path in gold for p in nn), "sift": any(p.path in gold for p in picks)},
                 "evidence_at1": bool(hits[:1] and hits[0]), "evidence_at3": any(hits[:3]),
                 "best_evidence": evidence[0].score if evidence else 0.0,
-                "evidence": [e.text for e in evidence]},
+                "evidence": [e.text for e in evidence], "unmentioned": missing},
     }  # fmt: skip
 
 
@@ -196,17 +199,18 @@ def _mean(rows: list[dict], fn) -> tuple[float, float, int]:
     return mean_se([float(v) for v in (fn(r) for r in rows) if v is not None])
 
 
-def qa_summary(rows: list[dict], abstain_below: float | None = None) -> dict:
+def qa_summary(rows: list[dict], abstain_below: float | None = None, abstain_unmentioned: bool = True) -> dict:
     """Per condition: gold bits, containment (raw, and as the product shows it: an abstained answer holds
     nothing), loop rate and flags; per question set: evidence@k, abstention, recall; paired differences."""
     answerable = [r for r in rows if r.get("answerable", True)]
     unanswerable = [r for r in rows if not r.get("answerable", True)]
     floor = abstain_below if abstain_below is not None else 0.0
-    abstains = lambda r: r.get("best_evidence", 1.0) < floor  # noqa: E731
+    abstains = lambda r: abstain_rule(r.get("best_evidence", 1.0), r.get("unmentioned", []), floor, abstain_unmentioned)  # noqa: E731
     out = {"n": len(rows), "n_answerable": len(answerable), "n_unanswerable": len(unanswerable), "conditions": {},
            "recall": {m: _mean(answerable, lambda r, m=m: r["recall"][m]) for m in ("nn", "sift")},
            "evidence_at1": _mean(answerable, lambda r: r.get("evidence_at1")),
            "evidence_at3": _mean(answerable, lambda r: r.get("evidence_at3")), "abstain_below": floor,
+           "abstain_unmentioned": abstain_unmentioned,
            "abstention": _mean(unanswerable, abstains), "false_abstention": _mean(answerable, abstains)}  # fmt: skip
     names = list(dict.fromkeys(name for r in rows for name in r["conditions"]))
     for name in names:
@@ -256,7 +260,8 @@ def qa_markdown(s: dict) -> str:
     for label, d in s["paired"].items():
         lines.append(f"| {label} | {fmt(*d['contains'][:2], digits=2)} | {fmt(*d['answer_bpb'][:2])} | {d['won']} / {d['lost']} |")
     lines += ["", f"evidence@1 {fmt(*s['evidence_at1'][:2], digits=2)}, evidence@3 {fmt(*s['evidence_at3'][:2], digits=2)} "
-              f"(n {s['evidence_at1'][2]}); abstention below {s['abstain_below']}: {fmt(*s['abstention'][:2], digits=2)} on "
+              f"(n {s['evidence_at1'][2]}); abstention (best evidence below {s['abstain_below']}"
+              f"{', or a number, date or name no close line mentions' if s.get('abstain_unmentioned') else ''}): {fmt(*s['abstention'][:2], digits=2)} on "
               f"{s['n_unanswerable']} unanswerable, false abstention {fmt(*s['false_abstention'][:2], digits=2)} on "
               f"{s['n_answerable']} answerable. Recall of a gold file among the picks: "
               + ", ".join(f"{m} {fmt(*v[:2], digits=2)}" for m, v in s["recall"].items())]  # fmt: skip

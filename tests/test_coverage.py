@@ -1,0 +1,47 @@
+"""The second abstention signal: a number, date or name the question pins down and no close line mentions."""
+
+from assistant.answer.coverage import abstains, specifics, unmentioned
+from assistant.records import Evidence, Pick
+
+
+def line(text: str, heading: str = "") -> Evidence:
+    return Evidence(text, "/notes/a.md", 1, heading, 0.8, 1)
+
+
+def pick(text: str, heading: str = "") -> Pick:
+    return Pick(1, 1, "/notes/a.md", 1, 3, heading, 0.8, 0.5, 1.0, 1.0, text=text)
+
+
+def test_specifics_are_numbers_dates_and_names_not_question_words():
+    values, names = specifics("What was the measured availability of the Heron Pi in Q4 2024?")
+    assert values == {"q4", "2024"} and names == {"heron", "pi"}
+    assert specifics("How long does the dough rest?") == (set(), set())
+    assert specifics("What is the default level of zlib.compress?")[1] == {"zlib.compress"}
+
+
+def test_a_quarter_the_line_does_not_mention_is_missing_and_the_right_one_is_not():
+    lines = [line("Measured availability of the Heron Pi in Q3 was 99.7 percent.")]
+    assert unmentioned("What was the availability of the Heron Pi in Q4?", lines, []) == ["q4"]
+    assert unmentioned("What was the availability of the Heron Pi in Q3?", lines, []) == []
+
+
+def test_an_iso_date_answers_a_month_and_a_heading_counts():
+    lines = [line("On 2024-03-12 the team moved the database to SQLite.", heading="Heron")]
+    assert unmentioned("What database did Heron move to in March 2024?", lines, []) == []
+    assert unmentioned("What database did Heron move to in May 2024?", lines, []) == ["may"]
+
+
+def test_names_are_checked_against_every_pick_numbers_only_against_the_top_lines():
+    lines = [line("Seats 14A and 14B on the way out.")]
+    picks = [pick("Maya and Jonas fly to Lisbon on 2024-06-14.")]
+    assert unmentioned("Which seats did Maya have to Lisbon?", lines, picks) == []
+    assert unmentioned("Which seats did Maya have to Porto?", lines, picks) == ["porto"]
+    assert unmentioned("Which seats did Maya have in row 30?", lines, picks) == ["30"]
+    far = [line(f"Line {i} about seats.") for i in range(3)] + [line("Row 30 is at the back.")]
+    assert unmentioned("Which seats are in row 30?", far, []) == ["30"]  # only the lines the user is shown
+
+
+def test_the_rule_takes_either_signal_and_each_can_be_off():
+    assert abstains(0.2, [], 0.3) and not abstains(0.5, [], 0.3)
+    assert abstains(0.9, ["q4"], 0.3) and not abstains(0.9, ["q4"], 0.3, check_unmentioned=False)
+    assert not abstains(0.0, [], 0.0)  # 0 turns the score floor off
