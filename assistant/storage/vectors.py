@@ -183,25 +183,6 @@ class VectorIndex:
             self.deleted.add(label)
             self.unflushed.add(label)
 
-    def vectors(self, ids) -> tuple[np.ndarray, list[int]]:
-        """The vectors of ``ids`` as the graph holds them (row i for ids[i]), and the positions of the ids
-        it holds no live vector for (their rows are zeros). Reading the graph in memory instead of 200
-        SQLite blobs is most of a warm top-200 (see README "Scale")."""
-        ids = [int(i) for i in ids]
-        if not ids:
-            return np.zeros((0, self.dim), np.float32), []
-        try:
-            return np.asarray(self.index.get_items(ids, return_type="numpy"), np.float32), []
-        except RuntimeError:  # hnswlib stops at the first unknown or deleted label: go one by one
-            pass
-        out, missing = np.zeros((len(ids), self.dim), np.float32), []
-        for n, label in enumerate(ids):
-            try:
-                out[n] = self.index.get_items([label], return_type="numpy")[0]
-            except RuntimeError:
-                missing.append(n)
-        return out, missing
-
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k chunk ids by inner product, and their similarities, best first."""
         k = min(k, self.count)
