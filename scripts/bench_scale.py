@@ -1,8 +1,11 @@
 """A lifetime of notes: the project's store and vector index at 10^4, 10^5 and 10^6 chunks.
 
 For each size it builds a home dir through the real `Store` and `VectorIndex`: synthetic chunk text
-and random unit vectors (d = 384, so the embedder is not the bottleneck), spread over up to 50,000
-small files that really exist on disk. Then, each phase in a fresh process (so peak RSS is per phase):
+and synthetic vectors (d = 384, so the embedder is not the bottleneck), spread over up to 50,000
+small files that really exist on disk. ``--vectors text`` (the default) draws them with the mean and
+covariance spectrum of real MiniLM chunk embeddings (scripts/text_vectors.py); ``--vectors random``
+draws random unit vectors, the worst case for HNSW. Each batch is drawn from its seed, so exact search
+draws the same vectors again. Then, each phase in a fresh process (so peak RSS is per phase):
 
 - open: the index opened and checked against the store, cold (files evicted from the page cache
   with posix_fadvise) and warm
@@ -11,7 +14,11 @@ small files that really exist on disk. Then, each phase in a fresh process (so p
 - maintain: a no-change `assistant index` of the files, `status`, `forget --source` of one file,
   then 10% of the files deleted and the folder re-indexed
 
-    nice -n 5 python scripts/bench_scale.py [--sizes 10000,100000,1000000] [--out .bench/bench_scale.json]
+``--real-recall DB`` also measures recall@200 (and the ef sweep) of the project's HNSW settings on a
+real store's vectors, opened read-only, with noisy copies of its chunk vectors as questions.
+
+    nice -n 5 python scripts/bench_scale.py [--sizes 10000,100000,1000000] [--vectors text|random]
+        [--real-recall PATH/assistant.db] [--out .bench/bench_scale.json]
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import text_vectors
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 D = 384
@@ -52,10 +60,21 @@ def unit_batch(seed: int, n: int) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def all_vectors(n: int):
+VECTORS = {"random": unit_batch, "text": text_vectors.draw}  # --vectors: how a batch of chunk vectors is drawn
+
+
+def all_vectors(n: int, kind: str):
     """The build's vectors again, batch by batch (same seeds), for exact search without holding them all."""
     for start in range(0, n, BATCH):
-        yield start, unit_batch(start, min(BATCH, n - start))
+        yield start, VECTORS[kind](start, min(BATCH, n - start))
+
+
+def questions(stored: np.ndarray, count: int) -> np.ndarray:
+    """A question lands near something in the notes: a stored vector plus noise (norm about 0.5)."""
+    rng = np.random.default_rng(1)
+    qs = stored[rng.integers(0, len(stored), count)]
+    qs = qs + 0.5 * rng.standard_normal(qs.shape).astype(np.float32) / np.sqrt(qs.shape[1])
+    return qs / np.linalg.norm(qs, axis=1, keepdims=True)
 
 
 def config_for(home: Path):
@@ -71,7 +90,7 @@ def rss_mb() -> float:
 # ---------------------------------------------------------------- build
 
 
-def build(home: Path, n_chunks: int, ef_construction: int | None = None) -> dict:
+def build(home: Path, n_chunks: int, kind: str, ef_construction: int | None = None) -> dict:
     """Files on disk, one document row per file, chunks with vectors, and the hnswlib index.
 
     The build skips fsync (synchronous=OFF) to save minutes; every measured phase uses the project's settings.
@@ -103,7 +122,7 @@ def build(home: Path, n_chunks: int, ef_construction: int | None = None) -> dict
         chunks = [Chunk(f"{f}.{i} " + texts[(start + i) % len(texts)], f"note {f}", 1, 1, 256) for i in range(per_file)]
         if start - start % BATCH != batch_start:
             batch_start = start - start % BATCH
-            batch = unit_batch(batch_start, min(BATCH, n_chunks - batch_start))
+            batch = VECTORS[kind](batch_start, min(BATCH, n_chunks - batch_start))
         vecs = batch[start - batch_start : start - batch_start + per_file]
         _old, new = store.replace_document(path=path.absolute(), root=files_root.absolute(), fmt="text", sha256=str(f),
                                            size=st.st_size, mtime=st.st_mtime, chunks=chunks, embeddings=vecs)  # fmt: skip
@@ -116,7 +135,7 @@ def build(home: Path, n_chunks: int, ef_construction: int | None = None) -> dict
         index.EF_CONSTRUCTION = ef_construction
     index._fresh(n_chunks + 1024)
     ids = np.array(all_ids, dtype=np.int64)
-    for start, vecs in all_vectors(n_chunks):
+    for start, vecs in all_vectors(n_chunks, kind):
         index.add(ids[start : start + len(vecs)], vecs)
     index.save()
     store.close()
@@ -151,17 +170,13 @@ def phase_open(home: Path) -> dict:
     return out
 
 
-def phase_ask(home: Path, n_chunks: int, queries: int = 30) -> dict:
+def phase_ask(home: Path, n_chunks: int, kind: str, queries: int = 30) -> dict:
     from assistant.core.facade import Assistant
     from assistant.selection.sift import select
 
     config = config_for(home)
     assistant = Assistant(config)
-    rng = np.random.default_rng(1)
-    # A question lands near something in the notes: a stored vector plus noise.
-    base = unit_batch(0, min(BATCH, n_chunks))[rng.integers(0, min(BATCH, n_chunks), queries)]
-    qs = base + 0.5 * rng.standard_normal(base.shape).astype(np.float32) / np.sqrt(D)
-    qs /= np.linalg.norm(qs, axis=1, keepdims=True)
+    qs = questions(VECTORS[kind](0, min(BATCH, n_chunks)), queries)
     asker = assistant.asker
     asker.retrieve_vector(qs[0], K)  # warm: index loaded, SQLite pages cached
     times, sift_times, found = [], [], []
@@ -174,15 +189,15 @@ def phase_ask(home: Path, n_chunks: int, queries: int = 30) -> dict:
         times.append(time.perf_counter() - t)
         found.append(set(cands.ids.tolist()))
     rss = rss_mb()
-    exact = exact_top(assistant, qs, n_chunks)
-    return {"ef_sweep": ef_sweep(assistant, qs, exact), "ask_ms": 1000 * statistics.median(times), "sift_ms": 1000 * statistics.median(sift_times),
+    ids = assistant.store.chunk_ids()
+    exact = exact_top(qs, ((ids[start : start + len(vecs)], vecs) for start, vecs in all_vectors(n_chunks, kind)))
+    return {"ef_sweep": ef_sweep(assistant.catalog.vectors, qs, exact), "ask_ms": 1000 * statistics.median(times), "sift_ms": 1000 * statistics.median(sift_times),
             "retrieve_ms": 1000 * (statistics.median(times) - statistics.median(sift_times)),
             "ask_rss_mb": rss, "recall": overlap(found, exact)}  # fmt: skip
 
 
-def ef_sweep(assistant, qs: np.ndarray, exact: np.ndarray) -> list[dict]:
+def ef_sweep(vectors, qs: np.ndarray, exact: np.ndarray) -> list[dict]:
     """recall@200 and HNSW query time at several query-time ef values (the choice of EF_SEARCH)."""
-    vectors = assistant.catalog.vectors
     chosen, rows = vectors.EF_SEARCH, []
     for ef in (200, 400, 800, 1600):
         vectors.EF_SEARCH = ef
@@ -199,15 +214,14 @@ def overlap(found: list[set[int]], exact: np.ndarray) -> float:
     return float(np.mean([len(f & set(t.tolist())) / K for f, t in zip(found, exact)]))
 
 
-def exact_top(assistant, qs: np.ndarray, n_chunks: int) -> np.ndarray:
-    """The exact top-200 ids by inner product over every stored vector, batch by batch."""
-    ids = assistant.store.chunk_ids()
+def exact_top(qs: np.ndarray, batches) -> np.ndarray:
+    """The exact top-200 ids by inner product over every (ids, vectors) batch."""
     best_s = np.full((len(qs), K), -np.inf, dtype=np.float32)
     best_i = np.zeros((len(qs), K), dtype=np.int64)
-    for start, vecs in all_vectors(n_chunks):
+    for ids, vecs in batches:
         sims = qs @ vecs.T
         s = np.concatenate([best_s, sims], axis=1)
-        i = np.concatenate([best_i, np.broadcast_to(ids[start : start + len(vecs)], sims.shape)], axis=1)
+        i = np.concatenate([best_i, np.broadcast_to(ids, sims.shape)], axis=1)
         top = np.argpartition(-s, K, axis=1)[:, :K]
         best_s, best_i = np.take_along_axis(s, top, 1), np.take_along_axis(i, top, 1)
     return best_i
@@ -246,8 +260,28 @@ def phase_maintain(home: Path) -> dict:
 PHASES = {"open": phase_open, "ask": phase_ask, "maintain": phase_maintain}
 
 
-def run_phase(name: str, home: Path, n: int) -> dict:
-    cmd = [sys.executable, __file__, "--phase", name, "--home", str(home), "--sizes", str(n)]
+def real_recall(db: Path, queries: int = 30) -> dict:
+    """recall@200 of the project's HNSW (its M, ef_construction and EF_SEARCH) on a real store's vectors,
+    against exact search, with noisy copies of its chunk vectors as questions; the store is only read."""
+    import tempfile
+
+    from assistant.storage.vectors import VectorIndex
+
+    vectors, embedder = text_vectors.read_store(db)
+    ids = np.arange(len(vectors), dtype=np.int64)
+    with tempfile.TemporaryDirectory() as tmp:  # the graph is never saved; the path is only a name
+        index = VectorIndex(Path(tmp) / "real.hnsw", vectors.shape[1])
+        index._fresh(len(vectors))
+        index.add(ids, vectors)
+        qs = questions(vectors, queries)
+        exact = exact_top(qs, [(ids, vectors)])
+        found = [set(index.search(q, K)[0].tolist()) for q in qs]
+        return {"db": str(db), "embedder": embedder, "chunks": len(vectors), "recall": overlap(found, exact),
+                "ef_sweep": ef_sweep(index, qs, exact)}  # fmt: skip
+
+
+def run_phase(name: str, home: Path, n: int, kind: str) -> dict:
+    cmd = [sys.executable, __file__, "--phase", name, "--home", str(home), "--sizes", str(n), "--vectors", kind]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": os.getcwd()})
     if done.returncode:
         raise SystemExit(f"phase {name} at {n} failed:\n{done.stderr}")
@@ -266,55 +300,72 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the built home dirs.")
     parser.add_argument("--ef-construction", type=int, help="Build the graph with this ef_construction instead of "
                         "the project's (faster; the file size and open time do not depend on it, recall does).")  # fmt: skip
+    parser.add_argument("--vectors", choices=sorted(VECTORS), default="text", help="Chunk vectors: 'text' has real "
+                        "MiniLM embeddings' mean and spectrum (scripts/text_vectors.py), 'random' is the worst case.")
+    parser.add_argument("--real-recall", type=Path, metavar="DB", help="Also measure recall@200 on the vectors of this "
+                        "real store (opened read-only); with --sizes '' only that.")
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.phase:
         fn = PHASES[args.phase]
-        print(json.dumps(fn(args.home, sizes[0]) if args.phase == "ask" else fn(args.home)))
+        print(json.dumps(fn(args.home, sizes[0], args.vectors) if args.phase == "ask" else fn(args.home)))
         return
-    rows = json.loads(args.out.read_text())["rows"] if args.out.exists() else []
+    saved = json.loads(args.out.read_text()) if args.out.exists() else {}
+    rows = [{"vectors": "random", **r} for r in saved.get("rows", [])]  # rows written before --vectors existed
+    real = saved.get("real_recall")
+    if args.real_recall:
+        real = real_recall(args.real_recall)
+        print(json.dumps(real), flush=True)
     for n in sizes:
         home = (args.work / str(n)).absolute()
-        row = {"chunks": n, **build(home, n, args.ef_construction)}
+        row = {"chunks": n, "vectors": args.vectors, **build(home, n, args.vectors, args.ef_construction)}
         config = config_for(home)
         row["db_mb"], row["index_mb"] = file_mb(config.db_path), file_mb(config.index_path)
         for phase in ("open", "ask", "maintain"):
-            row.update(run_phase(phase, home, n))
+            row.update(run_phase(phase, home, n, args.vectors))
         print(json.dumps(row), flush=True)
-        rows = [r for r in rows if r["chunks"] != n] + [row]
+        rows = [r for r in rows if (r["chunks"], r["vectors"]) != (n, args.vectors)] + [row]
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)
-        report(sorted(rows, key=lambda r: r["chunks"]), args.out)
+        report(rows, real, args.out)  # after each size: a run to 10^6 is long
+    if not sizes:
+        report(rows, real, args.out)
 
 
-def report(rows: list[dict], out: Path) -> None:
+def report(rows: list[dict], real: dict | None, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    cols = [("chunks", "chunks", "{:,}"), ("files", "files", "{:,}"), ("ef_construction", "ef_c", "{}"), ("build_index_s", "build index s", "{:.0f}"),
+    cols = [("vectors", "vectors", "{}"), ("chunks", "chunks", "{:,}"), ("files", "files", "{:,}"), ("ef_construction", "ef_c", "{}"), ("build_index_s", "build index s", "{:.0f}"),
             ("db_mb", "db MB", "{:.0f}"), ("index_mb", "index MB", "{:.0f}"), ("open_cold_s", "open cold s", "{:.2f}"),
             ("open_warm_s", "open warm s", "{:.2f}"), ("retrieve_ms", "top-200 ms", "{:.1f}"), ("sift_ms", "SIFT ms", "{:.1f}"),
             ("ask_ms", "ask ms", "{:.1f}"), ("recall", "recall@200", "{:.3f}"), ("ask_rss_mb", "ask RSS MB", "{:.0f}"),
             ("reindex_s", "re-index s", "{:.2f}"), ("status_first_s", "status 1st s", "{:.2f}"), ("status_s", "status s", "{:.2f}"), ("forget_s", "forget s", "{:.2f}"),
             ("delete10_reindex_s", "-10% re-index s", "{:.2f}")]  # fmt: skip
     table = Table(*[c[1] for c in cols], title="the store and index at scale (d=384, K=200, n=16)")
+    rows = sorted(rows, key=lambda r: (r["vectors"], r["chunks"]))
     for r in rows:
         table.add_row(*[fmt.format(r[key]) if key in r else "-" for key, _, fmt in cols])
     console = Console(width=250)
     console.print(table)
+    for r in [*rows, *([real] if real else [])]:
+        where = f"real store {real['db']}" if r is real else f"{r['vectors']} vectors"
+        sweep = ", ".join(f"ef {e['ef']}: {e['recall']:.3f} ({e['hnsw_ms']:.1f} ms)" for e in r.get("ef_sweep", []))
+        console.print(f"recall@200 by ef, {where}, {r['chunks']:,} chunks: {sweep}")
     goals = []
-    top = max(rows, key=lambda r: r["chunks"])
-    for key, (what, limit, op) in GOALS.items():
-        met = top[key] < limit if op == "<" else top[key] >= limit
-        goals.append({"goal": f"{what} {op} {limit:g} at {top['chunks']:,} chunks", "value": top[key], "met": met})
-        console.print(f"{'met    ' if met else 'NOT met'}  {goals[-1]['goal']}: {top[key]:.3f}")
+    for kind in sorted({r["vectors"] for r in rows}):
+        top = max((r for r in rows if r["vectors"] == kind), key=lambda r: r["chunks"])
+        for key, (what, limit, op) in GOALS.items():
+            met = top[key] < limit if op == "<" else top[key] >= limit
+            goals.append({"goal": f"{what} {op} {limit:g} at {top['chunks']:,} chunks, {kind} vectors", "value": top[key], "met": met})
+            console.print(f"{'met    ' if met else 'NOT met'}  {goals[-1]['goal']}: {top[key]:.3f}")
     load = os.getloadavg()[0]
     console.print(f"cpus {os.cpu_count()}, load average {load:.1f}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"d": D, "k": K, "n": N_PICKS, "rows": rows, "goals": goals, "cpus": os.cpu_count(),
-                               "load_average": load}, indent=2))  # fmt: skip
+    out.write_text(json.dumps({"d": D, "k": K, "n": N_PICKS, "rows": rows, "real_recall": real, "goals": goals,
+                               "cpus": os.cpu_count(), "load_average": load}, indent=2))  # fmt: skip
     print(f"wrote {out}")
 
 

@@ -165,3 +165,23 @@ def test_remove_documents_in_one_go_returns_every_chunk_id(tmp_path):
     removed = store.remove_documents([tmp_path / "a.md", tmp_path / "missing.md", tmp_path / "c.md"])
     assert sorted(removed) == sorted(a + c) and store.chunk_ids().tolist() == b
     assert set(store.document_stamps()) == {str(tmp_path / "b.md")}
+
+
+def test_retrieval_returns_the_stores_vectors_and_drops_another_process_deletions(tmp_path):
+    from assistant.config import Config
+    from assistant.core.asker import Asker
+    from assistant.storage.catalog import Catalog
+
+    config = Config(home=tmp_path / "home")
+    store = Store(config.db_path)
+    store.set_meta("dim", "8")
+    a, b = _doc(store, tmp_path, "a.md", 6, 0), _doc(store, tmp_path, "b.md", 5, 1)
+    asker = Asker(config, models=None, catalog=Catalog(config, embedder=lambda: None))
+    query = np.random.default_rng(3).standard_normal(8).astype(np.float32)
+    cands = asker.retrieve_vector(query, 8)  # opens the real hnswlib index (rebuilt from the store)
+    _ids, want = store.vectors(cands.ids)  # in id order
+    assert len(cands.ids) == 8 and np.array_equal(cands.vectors[np.argsort(cands.ids)], want)
+    assert Store(config.db_path).remove_document(tmp_path / "a.md") == a  # another process, index already open
+    cands = asker.retrieve_vector(query, 20)
+    assert sorted(cands.ids.tolist()) == b, "the store wins: deleted chunks are not candidates"
+    assert np.array_equal(cands.vectors[np.argsort(cands.ids)], store.vectors(b)[1])
