@@ -73,7 +73,7 @@ def main() -> None:
     vectors, embedder = read_store(args.db)
     stats = spectrum(vectors)
     share = np.cumsum(stats["eigenvalues"]) / sum(stats["eigenvalues"])
-    header = {"source": f"{args.db.parent.name}/{args.db.name} ", "embedder": embedder, "chunks": len(vectors), "dim": vectors.shape[1],
+    header = {"source": f"{args.db.parent.name}/{args.db.name}", "embedder": embedder, "chunks": len(vectors), "dim": vectors.shape[1],
               "mean_norm": round(float(np.linalg.norm(stats["mean"])), 4),
               "components_for_90pct_variance": int(np.searchsorted(share, 0.9)) + 1,
               "basis": "eigenvectors of the covariance, eigenvalues largest first; mean in that basis",
