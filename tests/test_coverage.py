@@ -45,3 +45,10 @@ def test_the_rule_takes_either_signal_and_each_can_be_off():
     assert abstains(0.2, [], 0.3) and not abstains(0.5, [], 0.3)
     assert abstains(0.9, ["q4"], 0.3) and not abstains(0.9, ["q4"], 0.3, check_unmentioned=False)
     assert not abstains(0.0, [], 0.0)  # 0 turns the score floor off
+
+
+def test_documentation_names_code_by_its_parts_and_a_version_is_a_number():
+    docs = [pick(".. function:: compress(data, /, level=-1, wbits=MAX_WBITS)", heading="zlib — Compression")]
+    assert unmentioned("What is the default level of zlib.compress?", [], docs) == []
+    assert unmentioned("What is the default level of zstd.compress?", [], docs) == ["zstd.compress"]
+    assert specifics("Which salt length does BLAKE2b allow since Python 3.8?") == ({"3.8"}, {"blake2b", "python"})
