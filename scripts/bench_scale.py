@@ -142,6 +142,21 @@ def build(home: Path, n_chunks: int, kind: str, ef_construction: int | None = No
     return {"files": n_files, "ef_construction": index.EF_CONSTRUCTION, "build_store_s": store_s, "build_index_s": time.perf_counter() - t0, "build_rss_mb": rss_mb()}
 
 
+def built(home: Path, n_chunks: int, kind: str, ef_construction: int | None, reuse: bool) -> dict:
+    """The build's row: from the marker of an earlier build with the same parameters, or from a new build."""
+    from assistant.storage.vectors import VectorIndex
+
+    marker = home / "build.json"
+    want = {"chunks": n_chunks, "vectors": kind, "ef_construction": ef_construction or VectorIndex.EF_CONSTRUCTION}
+    if reuse and marker.exists():
+        row = json.loads(marker.read_text())
+        if {k: row.get(k) for k in want} == want:
+            return {k: v for k, v in row.items() if k not in ("chunks", "vectors")}
+    row = build(home, n_chunks, kind, ef_construction)
+    marker.write_text(json.dumps({**want, **row}))
+    return row
+
+
 # ---------------------------------------------------------------- phases (each in its own process)
 
 
@@ -304,6 +319,10 @@ def main() -> None:
                         "MiniLM embeddings' mean and spectrum (scripts/text_vectors.py), 'random' is the worst case.")
     parser.add_argument("--real-recall", type=Path, metavar="DB", help="Also measure recall@200 on the vectors of this "
                         "real store (opened read-only); with --sizes '' only that.")
+    parser.add_argument("--build-only", action="store_true", help="Build the home dirs (kept) and stop; a later "
+                        "--reuse run measures them, e.g. once the machine is idle.")  # fmt: skip
+    parser.add_argument("--reuse", action="store_true", help="Measure home dirs an earlier --build-only or --keep "
+                        "run built with the same size, vectors and ef_construction, instead of building again.")  # fmt: skip
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -320,14 +339,16 @@ def main() -> None:
         print(json.dumps(real), flush=True)
     for n in sizes:
         home = (args.work / str(n)).absolute()
-        row = {"chunks": n, "vectors": args.vectors, **build(home, n, args.vectors, args.ef_construction)}
+        row = {"chunks": n, "vectors": args.vectors, **built(home, n, args.vectors, args.ef_construction, args.reuse)}
+        if args.build_only:
+            continue
         config = config_for(home)
         row["db_mb"], row["index_mb"] = file_mb(config.db_path), file_mb(config.index_path)
         for phase in ("open", "ask", "maintain"):
             row.update(run_phase(phase, home, n, args.vectors))
         print(json.dumps(row), flush=True)
         rows = [r for r in rows if (r["chunks"], r["vectors"]) != (n, args.vectors)] + [row]
-        if not args.keep:
+        if not (args.keep or args.reuse):
             shutil.rmtree(home, ignore_errors=True)
         report(rows, real, args.out)  # after each size: a run to 10^6 is long
     if not sizes:
