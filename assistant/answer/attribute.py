@@ -14,7 +14,7 @@ from assistant.records import Claim, Evidence, Pick
 
 SUPPORT_THRESHOLD = 0.45  # 0.6 * cosine + 0.4 * word overlap; calibrated on corpus/QUESTIONS.md (README, "Grounding")
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
-_CITE = re.compile(r"\s*\[\d+\]")
+CITATION = re.compile(r"\s*\[\d+\]")
 # Facts a reader acts on: numbers with their separators (07:40, 1,500, 2024-06-14), codes with digits (TP753,
 # LX-4471), paths, and capitalised names that are not the first word of the sentence.
 _NUMBER = re.compile(r"(?<![\w])[A-Z]*[-]?\d[\w:.,/-]*\w|(?<![\w])\d(?![\w])")
@@ -29,7 +29,7 @@ def sentences(answer: str) -> list[str]:
 
 def facts(sentence: str) -> list[str]:
     """The checkable facts a sentence states."""
-    text = _CITE.sub("", sentence)
+    text = CITATION.sub("", sentence)
     found = _PATH.findall(text) + _NUMBER.findall(text) + _NAME.findall(text)
     return list(dict.fromkeys(f.rstrip(".,:;") for f in found if f.rstrip(".,:;")))
 
@@ -54,11 +54,11 @@ def attribute(answer: str, evidence: list[Evidence], picks: list[Pick], embedder
     haystack = _squash("\n".join([*chunks, *(e.text for e in evidence)]))
     if not sources:
         return [Claim(s, None, 0.0, False, facts(s)) for s in parts]
-    vectors = embedder.embed([_CITE.sub("", s) for s in parts] + sources)
+    vectors = embedder.embed([CITATION.sub("", s) for s in parts] + sources)
     cos = vectors[: len(parts)] @ vectors[len(parts) :].T
     claims = []
     for i, sentence in enumerate(parts):
-        overlap = np.array([_overlap(_CITE.sub("", sentence), src) for src in sources])
+        overlap = np.array([_overlap(CITATION.sub("", sentence), src) for src in sources])
         scores = 0.6 * cos[i] + 0.4 * overlap
         best = int(np.argmax(scores))
         missing = [f for f in facts(sentence) if _squash(f) not in haystack]

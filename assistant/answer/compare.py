@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.answer.attribute import _CITE, sentences
-from assistant.answer.loops import _norm
+from assistant.answer.attribute import CITATION, sentences
+from assistant.answer.loops import sentence_key
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Comparison:
 
 
 def _key(sentence: str) -> str:
-    return _norm(_CITE.sub("", sentence))  # the loop guard's notion of "the same sentence"
+    return sentence_key(CITATION.sub("", sentence))  # the loop guard's notion of "the same sentence"
 
 
 def compare_answers(with_adapter: str, without_adapter: str) -> Comparison:

@@ -12,7 +12,8 @@ _END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _MIN_CHARS = 12  # "Yes." twice is not a loop; a repeated clause of this length is
 
 
-def _norm(text: str) -> str:
+def sentence_key(text: str) -> str:
+    """Lower case, punctuation gone, spaces collapsed: two sentences with the same key are the same sentence."""
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
@@ -26,7 +27,7 @@ class LoopGuard:
         self.stopped = False
 
     def _held(self, partial: str) -> bool:
-        norm = _norm(partial)
+        norm = sentence_key(partial)
         return bool(norm) and any(s.startswith(norm) for s in self.seen)
 
     def feed(self, piece: str) -> str:
@@ -37,7 +38,7 @@ class LoopGuard:
         shown = ""
         while (match := _END.search(self.current)) is not None:
             sentence, rest = self.current[: match.end()], self.current[match.end() :]
-            norm = _norm(sentence)
+            norm = sentence_key(sentence)
             if len(norm) >= _MIN_CHARS and norm in self.seen:
                 # every prefix of a repeat was a prefix of its first copy, so none of it was shown
                 self.stopped, self.current, self.released = True, "", 0
@@ -53,7 +54,7 @@ class LoopGuard:
 
     def flush(self) -> str:
         """What is left when generation ends on its own: shown unless it repeats a whole earlier sentence."""
-        rest, norm = self.current[self.released :], _norm(self.current)
+        rest, norm = self.current[self.released :], sentence_key(self.current)
         self.current, self.released = "", 0
         if self.stopped or (len(norm) >= _MIN_CHARS and norm in self.seen):
             return ""
