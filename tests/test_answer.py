@@ -97,9 +97,9 @@ def test_a_looping_answer_stops_before_the_repeat(generator):
     messages = [{"role": "user", "content": "Write the sentence 'The backup runs at night.' ten times, one per line."}]
     out = generator.generate(messages, max_tokens=120, on_token=pieces.append)
     assert "".join(pieces) == out.text
-    from assistant.answer.loops import _norm
+    from assistant.answer.loops import sentence_key
 
-    said = [_norm(x) for x in re.split(r"(?<=[.!?])\s+|\n+", out.text) if len(_norm(x)) >= 12]
+    said = [sentence_key(x) for x in re.split(r"(?<=[.!?])\s+|\n+", out.text) if len(sentence_key(x)) >= 12]
     assert len(said) == len(set(said)), out.text  # DRY sampling and the loop guard: no sentence twice
 
 

@@ -181,3 +181,20 @@ def test_preflight_refuses_a_7b_header_on_24gb(tmp_path, home, monkeypatch):
     assert check_fits(info, "cuda", 256, 8, available=24 * GB).total < 24 * GB  # bf16 on a GPU: it fits
     with pytest.raises(ModelNotFound, match="GPU memory is free"):
         check_fits(info, "cuda", 4096, 8, available=16 * GB)
+
+
+def test_a_header_is_read_once_per_version_of_the_file(tmp_path, monkeypatch):
+    """Every adapter export asks for the base's architecture: the header (seconds for a real vocabulary) is
+    parsed once, and again only when the file changes."""
+    import gguf
+
+    from assistant.models.gguf_info import read_info
+
+    path = write_gguf(tmp_path / "m.gguf", "llama")
+    assert read_info(path).arch == "llama"
+    parsed = []
+    real = gguf.GGUFReader
+    monkeypatch.setattr(gguf, "GGUFReader", lambda *a, **k: parsed.append(a) or real(*a, **k))
+    assert read_info(path).arch == "llama" and parsed == []
+    write_gguf(path, "qwen2", template="x" * 40)  # another size: another file
+    assert read_info(path).arch == "qwen2" and len(parsed) == 1

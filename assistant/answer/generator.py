@@ -121,10 +121,10 @@ class Generator:
         return sampler
 
     def generate(self, messages: list[dict], *, max_tokens: int = 256, temperature: float = 0.0, seed: int = 0,
-                 on_token: Callable[[str], None] | None = None, prefix: str = "") -> Generation:  # fmt: skip
+                 on_token: Callable[[str], None] | None = None, prefix: str = "", prefix_shown: bool = False) -> Generation:  # fmt: skip
         """Stream the reply; greedy (deterministic) at temperature 0. Stops at the end of turn, a stop string,
         ``max_tokens``, or the first repeated sentence (which the caller never sees). ``prefix`` opens the
-        reply: it is shown first, and the model continues after it."""
+        reply: it is shown first (unless the caller already showed it), and the model continues after it."""
         import codecs
 
         import llama_cpp
@@ -147,7 +147,11 @@ class Generator:
                 if on_token:
                     on_token(text)
 
-        show(guard.feed(prefix))  # the guard knows the prefix: the model must not repeat it either
+        opened = guard.feed(prefix)  # the guard knows the prefix: the model must not repeat it either
+        if prefix_shown:
+            shown.append(opened)
+        else:
+            show(opened)
         try:
             for produced in range(1, max_tokens + 1):
                 token = sampler.sample(self.llm._ctx, -1)

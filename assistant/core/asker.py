@@ -441,13 +441,13 @@ class Asker:
 
         return build_messages(run.question, self._contexts(run), evidence=run.params.get("prompt") == "evidence")
 
-    def _generate(self, run: AskRun, adapter: Path | None, on_token):
+    def _generate(self, run: AskRun, adapter: Path | None, on_token, opening_shown: bool = False):
         """The run's prompt (and quoted opening) through llama.cpp with ``adapter`` (None: the base model)."""
         cfg = self.config
         gen = self.models.generator
         gen.set_adapter(adapter)
         return gen.generate(self._messages(run), max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=cfg.seed,
-                            on_token=on_token, prefix=self._opening(run))  # fmt: skip
+                            on_token=on_token, prefix=self._opening(run), prefix_shown=opening_shown)  # fmt: skip
 
     def _plain_answer(self, run: AskRun) -> str:
         """What the answer would have been without learning."""
@@ -473,6 +473,12 @@ class Asker:
         from assistant.answer.attribute import attribute
 
         yield run.timings.start(StageName.ANSWERING)
+        # The quoted opening is the notes' own line: show it before llama.cpp loads or reads the prompt
+        # (seconds on a cold start), and let the model go on from it.
+        opening = self._opening(run)
+        if opening:
+            run.answer += opening
+            yield Token(opening)
 
         def generate(emit):
             def on_token(piece):
@@ -482,7 +488,7 @@ class Asker:
                 emit(Token(piece))
                 faults.point("mid-answer")
 
-            return self._generate(run, run.gguf, on_token)
+            return self._generate(run, run.gguf, on_token, opening_shown=bool(opening))
 
         generation = yield from in_thread(generate, run.cancel)
         run.looped = generation.looped

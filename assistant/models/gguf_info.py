@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,12 +60,23 @@ def _n_tokens(fields) -> int:
 
 
 def read_info(path: Path) -> GgufInfo:
-    """The header facts of one GGUF; a file that is not a GGUF raises ``ModelNotFound``."""
+    """The header facts of one GGUF; a file that is not a GGUF raises ``ModelNotFound``. Parsing the header
+    (the whole vocabulary) takes ~3 s, and every adapter export needs the base's architecture: a file is
+    read once per size and modification time."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise ModelNotFound(f"{path} is not a readable GGUF file: {exc}") from None
+    return _read_info(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_info(path: Path, size: int, mtime_ns: int) -> GgufInfo:
     from collections import Counter
 
     from gguf import GGUFReader
 
-    path = Path(path)
     try:
         reader = GGUFReader(str(path))
     except (ValueError, OSError, IndexError, KeyError) as exc:
