@@ -204,8 +204,8 @@ def phase_ask(home: Path, n_chunks: int, kind: str, queries: int = 30) -> dict:
         times.append(time.perf_counter() - t)
         found.append(set(cands.ids.tolist()))
     rss = rss_mb()
-    ids = assistant.store.chunk_ids()
-    exact = exact_top(qs, ((ids[start : start + len(vecs)], vecs) for start, vecs in all_vectors(n_chunks, kind)))
+    live = assistant.store.chunk_ids()
+    exact = exact_top(qs, live_batches(live, all_vectors(n_chunks, kind)))
     return {"ef_sweep": ef_sweep(assistant.catalog.vectors, qs, exact), "ask_ms": 1000 * statistics.median(times), "sift_ms": 1000 * statistics.median(sift_times),
             "retrieve_ms": 1000 * (statistics.median(times) - statistics.median(sift_times)),
             "ask_rss_mb": rss, "recall": overlap(found, exact)}  # fmt: skip
@@ -227,6 +227,15 @@ def ef_sweep(vectors, qs: np.ndarray, exact: np.ndarray) -> list[dict]:
 def overlap(found: list[set[int]], exact: np.ndarray) -> float:
     """recall@200: the share of the exact top-200 that HNSW returned."""
     return float(np.mean([len(f & set(t.tolist())) / K for f, t in zip(found, exact)]))
+
+
+def live_batches(live: np.ndarray, batches):
+    """The build's (ids, vectors) batches without the chunks deleted since (a re-used home has lost 10% of
+    its files to the maintain phase). The build's ids are 1..n in build order (a fresh AUTOINCREMENT)."""
+    for start, vecs in batches:
+        ids = np.arange(start + 1, start + 1 + len(vecs), dtype=np.int64)
+        keep = np.isin(ids, live)
+        yield ids[keep], vecs[keep]
 
 
 def exact_top(qs: np.ndarray, batches) -> np.ndarray:
@@ -323,6 +332,8 @@ def main() -> None:
                         "--reuse run measures them, e.g. once the machine is idle.")  # fmt: skip
     parser.add_argument("--reuse", action="store_true", help="Measure home dirs an earlier --build-only or --keep "
                         "run built with the same size, vectors and ef_construction, instead of building again.")  # fmt: skip
+    parser.add_argument("--phases", default="open,ask,maintain", help="Phases to measure (with --reuse: "
+                        "maintain deletes 10%% of the files, so a second run of it measures a smaller home).")  # fmt: skip
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -344,7 +355,9 @@ def main() -> None:
             continue
         config = config_for(home)
         row["db_mb"], row["index_mb"] = file_mb(config.db_path), file_mb(config.index_path)
-        for phase in ("open", "ask", "maintain"):
+        previous = next((r for r in rows if (r["chunks"], r["vectors"]) == (n, args.vectors)), {})
+        row = {**previous, **row}  # a phase not measured this time keeps its last value
+        for phase in args.phases.split(","):
             row.update(run_phase(phase, home, n, args.vectors))
         print(json.dumps(row), flush=True)
         rows = [r for r in rows if (r["chunks"], r["vectors"]) != (n, args.vectors)] + [row]

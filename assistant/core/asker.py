@@ -224,18 +224,15 @@ class Asker:
 
     def retrieve_vector(self, query: np.ndarray, k: int) -> Candidates:
         """The top-k distinct candidates of an embedded question: HNSW, exact copies collapsed, then the
-        vectors from the store. Copies must not shrink what SIFT chooses from: with every chunk copied 4x the
-        top 200 held ~50 distinct texts. Each kept chunk remembers the other files that hold its text."""
+        vectors from the graph in memory. Copies must not shrink what SIFT chooses from: with every chunk
+        copied 4x the top 200 held ~50 distinct texts. Each kept chunk remembers the other files that hold its text.
+
+        At 10^6 chunks the chunk rows are 4 GB: the copy keys come from a covering index and the vectors
+        from the graph, so no candidate's row is read (README "Scale")."""
         ids, _sims = self.catalog.require_index().search(query, k * COPY_OVERSAMPLE)
-        store = self.catalog.store
-        keep, copies = distinct(ids, store.chunk_keys(ids), k)
-        # From SQLite, not the graph: chunk_keys has just read these rows' pages (0.7 ms at 10^4), while
-        # hnswlib 0.8's get_items builds 200 x 384 Python floats first (3 ms; README "Scale").
-        found_ids, found = store.vectors(keep)
-        order = {int(i): n for n, i in enumerate(found_ids)}
-        keep = [i for i in keep if i in order]
-        cands = np.stack([found[order[i]] for i in keep]) if keep else np.zeros((0, len(query)), np.float32)
-        return Candidates(query, np.array(keep, dtype=np.int64), cands, {}, copies)
+        keep, copies = distinct(ids, self.catalog.store.chunk_keys(ids), k)  # the store wins: deleted ids go here
+        keep, cands = self.catalog.chunk_vectors(keep)
+        return Candidates(query, np.array(keep, dtype=np.int64), cands.reshape(len(keep), len(query)), {}, copies)
 
     def select(self, question: str, *, k: int | None = None, n: int | None = None, method: str | None = None,
                lam: float | None = None, stop: float | None = None, seed: int | None = None):  # fmt: skip

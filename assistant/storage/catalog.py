@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from assistant.config import Config
 from assistant.errors import ConfigError, IndexEmpty
 from assistant.storage.store import Store
@@ -43,6 +45,25 @@ class Catalog:
         if self._vectors is None:
             self._vectors, self.last_repair = VectorIndex.open(self.config.index_path, self.index_dim(), self.store)
         return self._vectors
+
+    def chunk_vectors(self, ids: list[int]) -> tuple[list[int], np.ndarray]:
+        """(the ids that have a vector, their vectors in that order): from the graph in memory, and from
+        the store for an id the graph no longer holds; an id neither holds is dropped.
+
+        The graph's vector for an id is always the store's: a chunk's vector is never updated (changed
+        text is a new row) and ids are never reused (AUTOINCREMENT). An index opened before another
+        process wrote can only miss new chunks or hold deleted ones, which callers drop against the store
+        first (``asker.distinct``). The CLI opens the index per command and the daemon per job, each
+        checked against the store's fingerprint; the TUI indexes through this same catalog."""
+        rows, missing = self.vectors.vectors(ids)
+        if not missing:
+            return list(ids), rows
+        found_ids, found = self.store.vectors([ids[n] for n in missing])
+        stored = dict(zip(found_ids.tolist(), found))
+        for n in missing:
+            rows[n] = stored.get(ids[n], np.nan)
+        keep = [n for n in range(len(ids)) if n not in missing or ids[n] in stored]
+        return [ids[n] for n in keep], rows[keep]
 
     def rebuild_vectors(self) -> int:
         self._vectors = VectorIndex(self.config.index_path, self.index_dim())

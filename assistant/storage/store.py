@@ -211,7 +211,7 @@ class Store:
         for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
             part = wanted[start : start + 900]
             for r in self._rows(
-                f"SELECT c.id, c.sha256, d.path FROM chunks c JOIN documents d ON d.id = c.document_id "
+                f"SELECT c.id, c.sha256, d.path FROM chunks c INDEXED BY chunks_keys JOIN documents d ON d.id = c.document_id "
                 f"WHERE c.id IN ({','.join('?' * len(part))})", part
             ):  # fmt: skip
                 out[r["id"]] = (r["sha256"], r["path"])
