@@ -90,12 +90,22 @@ def test_first_ask_starts_the_server_and_the_next_reuses_it(home):
     assert "job 2" in log_path(home).read_text()
 
 
-def test_clients_wait_their_turn_and_ctrl_c_cancels_only_its_own_job(home):
-    first = cli(home, "ask", QUESTION, "--n", "8", env={"ASSISTANT_MAX_TOKENS": "400"})
-    read_until(first, "selecting")  # the first job is running
+def test_clients_wait_their_turn_and_ctrl_c_cancels_only_its_own_job(home, tmp_path):
+    import time
+
+    # The server holds the first job at its first LoRA step (a fault point) until the test lets it go,
+    # so the second client and the Ctrl-C always meet it running, however fast the machine is.
+    held = tmp_path / "held"
+    first = cli(home, "ask", QUESTION, "--n", "8", env={"ASSISTANT_FAULT": f"mid-learning:{held}"})
+    deadline = time.monotonic() + 300
+    while not held.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert held.exists(), "the first job never reached learning"
     second = cli(home, "ask", "Who works on Kestrel?", "--no-learn")
     read_until(second, "waiting: the server is answering “What is Kestrel?”")
     first.send_signal(signal.SIGINT)
+    time.sleep(0.5)  # the cancel reaches the server; the job sees it at its next step
+    held.unlink()
     code, out = finish(first)
     assert code == 130 and "Interrupted." in out and "Traceback" not in out
     code, out = finish(second)
