@@ -21,6 +21,12 @@ def test_the_loop_guard_never_shows_a_repeat():
     assert shown == "The backup runs at 02:30. It keeps 30 copies. " and guard.stopped
 
 
+def test_a_repeat_cut_off_by_the_token_budget_is_not_shown_either():
+    guard = LoopGuard()
+    shown = stream(guard, "The backup runs at 02:30 every night. The backup runs at 02")
+    assert shown == "The backup runs at 02:30 every night. " and guard.stopped
+
+
 def test_the_loop_guard_passes_an_answer_without_repeats_whole():
     text = "Heron moved to SQLite [1].\nThe Pi ran out of memory. Yes. Yes."
     guard = LoopGuard()
@@ -90,3 +96,16 @@ def test_exact_copies_collapse_to_one_candidate_that_remembers_its_files():
     keys = {1: ("a", "/n/x.md"), 2: ("a", "/n/y.md"), 3: ("b", "/n/x.md"), 4: ("a", "/n/z.md"), 5: ("c", "/n/w.md")}
     keep, copies = distinct([1, 2, 3, 9, 4, 5], keys, k=2)  # 9: in the index, gone from the store
     assert keep == [1, 3] and copies == {1: ["/n/y.md", "/n/z.md"]}
+
+
+def test_the_quoted_opening_is_the_notes_own_words_and_never_flagged(embedder, notes):
+    trip = pick(str(notes / "trip.md"), "We fly with TAP.\nTAP flight TP753 leaves Copenhagen\nat 07:40 on 2024-06-14.",
+                "Lisbon > Flights", start=5)  # fmt: skip
+    lines = extract_evidence("When does the TAP flight leave?", [trip], embedder)
+    opening = f"“{lines[0].text}” [1]\n\n"
+    answer = opening + "It leaves at 08:45."
+    plain = attribute(answer, lines, [trip], embedder)
+    quoted = attribute(answer, lines, [trip], embedder, opening=opening)
+    assert [c.text for c in quoted] == [c.text for c in plain]
+    assert quoted[0].supported and quoted[0].cite == 1 and quoted[0].score == 1.0
+    assert not quoted[-1].supported and quoted[-1].unsupported == ["08:45"]  # what the model added is still checked

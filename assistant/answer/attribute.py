@@ -44,8 +44,12 @@ def _overlap(sentence: str, source: str) -> float:
 
 
 def attribute(answer: str, evidence: list[Evidence], picks: list[Pick], embedder,
-              threshold: float = SUPPORT_THRESHOLD) -> list[Claim]:  # fmt: skip
-    """One ``Claim`` per sentence of ``answer``, against the evidence lines (cited) and the whole picked chunks."""
+              threshold: float = SUPPORT_THRESHOLD, opening: str = "") -> list[Claim]:  # fmt: skip
+    """One ``Claim`` per sentence of ``answer``, against the evidence lines (cited) and the whole picked chunks.
+    ``opening``, the best evidence line quoted verbatim at the start, is the notes' own words: supported by [1]."""
+    if opening and answer.startswith(opening):
+        quoted = [Claim(s, 1, 1.0, True, []) for s in sentences(opening)]
+        return quoted + attribute(answer[len(opening) :], evidence, picks, embedder, threshold)
     parts = sentences(answer)
     if not parts:
         return []

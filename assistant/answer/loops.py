@@ -58,4 +58,7 @@ class LoopGuard:
         self.current, self.released = "", 0
         if self.stopped or (len(norm) >= _MIN_CHARS and norm in self.seen):
             return ""
+        if len(norm) >= _MIN_CHARS and self._held(norm):  # the budget ran out in the middle of a repeat
+            self.stopped = True
+            return ""
         return rest

@@ -489,7 +489,8 @@ class Asker:
 
         generation = yield from in_thread(generate, run.cancel)
         run.looped = generation.looped
-        run.claims = attribute(run.answer, run.evidence, [p for p in run.picks + run.nn], self.models.embedder)
+        run.claims = attribute(run.answer, run.evidence, [p for p in run.picks + run.nn], self.models.embedder,
+                               opening=opening)  # fmt: skip
         yield run.timings.finish(StageName.ANSWERING, "stopped at a repeated sentence" if run.looped else "")
 
     def _record(self, run: AskRun, status: SessionStatus) -> Session:

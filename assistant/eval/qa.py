@@ -104,7 +104,7 @@ def _condition(assistant, q, setup: dict, kind: str, recipe: str | None, lora, a
     t0 = time.perf_counter()
     out = gen.generate(messages, max_tokens=QA_ANSWER_TOKENS, temperature=0.0, seed=cfg.seed, prefix=opening)
     seconds = time.perf_counter() - t0
-    claims = attribute(out.text, setup["evidence"], setup["picks"] + setup["nn"], models.embedder)
+    claims = attribute(out.text, setup["evidence"], setup["picks"] + setup["nn"], models.embedder, opening=opening)
     spans = [span for c in claims for span in c.unsupported]
     return {
         "generated": out.text, "looped": out.looped, "seconds": seconds,
