@@ -27,6 +27,12 @@ def test_a_repeat_cut_off_by_the_token_budget_is_not_shown_either():
     assert shown == "The backup runs at 02:30 every night. " and guard.stopped
 
 
+def test_a_repeat_with_a_citation_in_front_is_a_repeat():
+    guard = LoopGuard()
+    shown = stream(guard, "At 20 °C the factor would be 1.91. [2] At 20 °C the factor would be 1.91.")
+    assert shown == "At 20 °C the factor would be 1.91. " and guard.stopped
+
+
 def test_the_loop_guard_passes_an_answer_without_repeats_whole():
     text = "Heron moved to SQLite [1].\nThe Pi ran out of memory. Yes. Yes."
     guard = LoopGuard()

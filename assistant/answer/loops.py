@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 
 _END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_CITATION = re.compile(r"\[\d+\]")  # "[2] The factor ..." repeats "The factor ..."
 _MIN_CHARS = 12  # "Yes." twice is not a loop; a repeated clause of this length is
 
 
 def sentence_key(text: str) -> str:
-    """Lower case, punctuation gone, spaces collapsed: two sentences with the same key are the same sentence."""
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+    """Lower case, citations and punctuation gone, spaces collapsed: the same key is the same sentence."""
+    return " ".join(re.sub(r"[^\w\s]", " ", _CITATION.sub(" ", text.lower())).split())
 
 
 class LoopGuard:
@@ -28,7 +29,7 @@ class LoopGuard:
 
     def _held(self, partial: str) -> bool:
         norm = sentence_key(partial)
-        return bool(norm) and any(s.startswith(norm) for s in self.seen)
+        return not norm or any(s.startswith(norm) for s in self.seen)  # "[2] " alone may open a repeat
 
     def feed(self, piece: str) -> str:
         """The text that is safe to show now ('' once stopped)."""
@@ -53,12 +54,12 @@ class LoopGuard:
         return shown
 
     def flush(self) -> str:
-        """What is left when generation ends on its own: shown unless it repeats a whole earlier sentence."""
+        """What is left when generation ends: shown unless it repeats an earlier sentence, whole or cut short."""
         rest, norm = self.current[self.released :], sentence_key(self.current)
         self.current, self.released = "", 0
-        if self.stopped or (len(norm) >= _MIN_CHARS and norm in self.seen):
+        if self.stopped:
             return ""
-        if len(norm) >= _MIN_CHARS and self._held(norm):  # the budget ran out in the middle of a repeat
+        if len(norm) >= _MIN_CHARS and (norm in self.seen or self._held(norm)):  # whole, or cut by the budget
             self.stopped = True
             return ""
         return rest

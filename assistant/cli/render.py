@@ -116,7 +116,10 @@ def fit_path(path: str, width: int) -> str:
     return "…" + str(Path(shown).parent)[-room:] + "/" + name
 
 
-def sources_table(picks: list[Pick], title: str = "Sources learned from") -> Table:
+SOURCES_TITLE = {True: "Sources learned from", False: "Sources picked (no adapter was trained)"}
+
+
+def sources_table(picks: list[Pick], title: str = SOURCES_TITLE[True]) -> Table:
     table = Table("#", "source", "uncertainty ↓", "loss", "", title=title, title_justify="left")
     table.columns[1].overflow = "fold"
     for p in picks:
@@ -179,7 +182,7 @@ def render_ask(out: Console, stream: Iterable[ev.Event], *, quiet: bool = False)
         render_grounding(out, result)
         render_comparison(out, result)
     if result is not None and not quiet:
-        out.print(sources_table(result.picks))
+        out.print(sources_table(result.picks, SOURCES_TITLE[result.adapter is not None]))
         timings = "  ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
         out.print(f"[dim]session {result.id} · {result.device} · {timings}[/]")
     return result
@@ -265,7 +268,7 @@ def render_session(out: Console, session: Session, changed: dict[int, str]) -> N
     render_grounding(out, session)
     render_comparison(out, session)
     if session.picks:
-        out.print(sources_table(session.picks))
+        out.print(sources_table(session.picks, SOURCES_TITLE[session.adapter is not None]))
         curve = [session.prior or 0.0] + [p.variance for p in session.picks]
         out.print(f"uncertainty curve  {sparkline(curve)}  {curve[0]:.3f} → {curve[-1]:.3f}")
         for p in session.sources():
