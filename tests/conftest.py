@@ -14,6 +14,14 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 
 
+def default_ctrl_c() -> None:
+    """``preexec_fn`` for a CLI child a test will Ctrl-C: a shell starts background jobs (``pytest &``) with
+    SIGINT ignored, children inherit that, and Python then never raises KeyboardInterrupt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "home"

@@ -13,7 +13,7 @@ import sys
 
 import psutil
 import pytest
-from conftest import CORPUS, ROOT
+from conftest import CORPUS, ROOT, default_ctrl_c
 
 from assistant.server import client
 from assistant.server.protocol import log_path, socket_path, supported
@@ -41,7 +41,7 @@ def cli(home, *args, env=None):
     full = {**os.environ, "PYTHONPATH": str(ROOT), "ASSISTANT_HOME": str(home), "PYTHONUNBUFFERED": "1",
             "COLUMNS": "200", **(env or {})}  # fmt: skip
     return subprocess.Popen([sys.executable, "-m", "assistant.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=full)  # fmt: skip
+                            stderr=subprocess.STDOUT, text=True, env=full, preexec_fn=default_ctrl_c)  # fmt: skip
 
 
 def finish(proc) -> tuple[int, str]:

@@ -19,7 +19,7 @@ from assistant import faults
 from assistant.cli.main import cli
 from assistant.errors import AssistantError
 from assistant.events import Step, Token
-from tests.conftest import ROOT, drain
+from tests.conftest import ROOT, default_ctrl_c, drain
 from tests.test_index import CountingEmbedder, consistent, notes
 
 
@@ -137,7 +137,7 @@ def test_index_watch_from_the_cli(tmp_path, home):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     env.update(ASSISTANT_HOME=str(home), HF_HUB_OFFLINE="1")
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "index", "--watch", str(root)], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_ctrl_c)  # fmt: skip
     try:
         for line in proc.stdout:  # the first run, then the watch begins
             if line.startswith("Watching"):
