@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 import numpy as np
 
+from assistant.answer.prompt import CITATION
 from assistant.records import Claim, Evidence, Pick
 
 SUPPORT_THRESHOLD = 0.45  # 0.6 * cosine + 0.4 * word overlap; calibrated on corpus/QUESTIONS.md (README, "Grounding")
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
-CITATION = re.compile(r"\s*\[\d+\]")
 # Facts a reader acts on: numbers with their separators (07:40, 1,500, 2024-06-14), codes with digits (TP753,
 # LX-4471), paths, and capitalised names that are not the first word of the sentence.
 _NUMBER = re.compile(r"(?<![\w])[A-Z]*[-]?\d[\w:.,/-]*\w|(?<![\w])\d(?![\w])")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.answer.attribute import CITATION, sentences
+from assistant.answer.attribute import sentences
 from assistant.answer.loops import sentence_key
 
 
@@ -25,7 +25,7 @@ class Comparison:
 
 
 def _key(sentence: str) -> str:
-    return sentence_key(CITATION.sub("", sentence))  # the loop guard's notion of "the same sentence"
+    return sentence_key(sentence)  # the loop guard's notion of "the same sentence" (citations aside)
 
 
 def compare_answers(with_adapter: str, without_adapter: str) -> Comparison:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import re
 
+from assistant.answer.prompt import CITATION
+
 _END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
-_CITATION = re.compile(r"\[\d+\]")  # "[2] The factor ..." repeats "The factor ..."
 _MIN_CHARS = 12  # "Yes." twice is not a loop; a repeated clause of this length is
 
 
 def sentence_key(text: str) -> str:
     """Lower case, citations and punctuation gone, spaces collapsed: the same key is the same sentence."""
-    return " ".join(re.sub(r"[^\w\s]", " ", _CITATION.sub(" ", text.lower())).split())
+    return " ".join(re.sub(r"[^\w\s]", " ", CITATION.sub(" ", text.lower())).split())
 
 
 class LoopGuard:

@@ -17,6 +17,7 @@ EVIDENCE_SYSTEM = (
     "You answer questions about the user's notes. Answer in one or two short sentences, "
     "copying names, numbers, dates and times exactly as the notes write them, and cite the note like [1]."
 )
+CITATION = re.compile(r"\s*\[(\d+)\]")  # "[2]", with the space before it: how answers cite a numbered note
 MAX_CONTEXT_CHARS = 2400  # about 600 tokens of whole chunks
 MAX_EVIDENCE_CHARS = 900  # about 220 tokens of evidence lines
 
@@ -84,7 +85,7 @@ def best_line_opening(evidence: list) -> str:
 def citations(answer: str, n_contexts: int) -> list[int]:
     """The valid [n] citations in an answer, in order of first appearance."""
     seen: list[int] = []
-    for match in re.finditer(r"\[(\d+)\]", answer):
+    for match in CITATION.finditer(answer):
         n = int(match.group(1))
         if 1 <= n <= n_contexts and n not in seen:
             seen.append(n)

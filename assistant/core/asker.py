@@ -346,9 +346,10 @@ class Asker:
             run.evidence = extract_evidence(run.question, run.picks + run.nn, self.models.embedder)
         except (ValueError, RuntimeError) as exc:  # odd text must not cost the answer
             run.note = f"the evidence lines could not be read ({exc}); answered from whole chunks"
-        run.unmentioned = unmentioned(run.question, run.evidence, run.picks + run.nn)
+        if self.config.abstain_unmentioned:
+            run.unmentioned = unmentioned(run.question, run.evidence, run.picks + run.nn)
         best = run.evidence[0].score if run.evidence else 0.0
-        weak = abstains(best, run.unmentioned, self.config.abstain_below, self.config.abstain_unmentioned)
+        weak = abstains(best, run.unmentioned, self.config.abstain_below)
         run.abstained = weak and run.params["context"]
 
     @staticmethod
@@ -365,7 +366,7 @@ class Asker:
     def _abstain(self, run: AskRun) -> Iterator[Event]:
         """The notes do not answer this: say so plainly (the closest lines still come with the session)."""
         yield run.timings.start(StageName.ANSWERING)
-        run.answer = abstain_text(run.unmentioned if self.config.abstain_unmentioned else [])
+        run.answer = abstain_text(run.unmentioned)
         run.note = "learning skipped: no line of the notes answers the question"
         yield Token(run.answer)
         yield run.timings.finish(StageName.ANSWERING, "abstained")
