@@ -18,6 +18,8 @@ Method = Literal["sift", "nn", "nn-f", "uncertainty", "random"]
 METHODS: tuple[str, ...] = get_args(Method)
 Device = Literal["auto", "cuda", "mps", "cpu"]
 DEVICES: tuple[str, ...] = get_args(Device)
+TrainDtype = Literal["auto", "float32", "bfloat16"]
+TRAIN_DTYPES: tuple[str, ...] = get_args(TrainDtype)
 Recipe = Literal["raw", "chat", "distill", "evidence", "reach"]
 RECIPES: tuple[str, ...] = get_args(Recipe)
 Prompt = Literal["evidence", "chunks"]
@@ -69,7 +71,11 @@ class Config:
     lora_alpha: int = 16
     lora_targets: str = "all-linear"
     max_train_tokens: int = 256
+    train_dtype: str = "auto"  # one of TRAIN_DTYPES; auto: bf16 where the GPU or CPU multiplies it natively
     recipe: str = "raw"  # one of RECIPES: how the picks become training examples (learn/recipes.py)
+    # Learn only when the best evidence line scores below this (1: always). Above it the quoted line already
+    # answers: on the notes learning then changed no answer, and on the Python docs it raised the gold bits.
+    learn_below: float = 0.65
     # Generation
     max_tokens: int = 96  # a short answer; the loop guard stops a rambling one earlier
     prompt: str = "evidence"  # one of PROMPTS: evidence lines (best first) or whole chunks as the model's context
@@ -128,7 +134,9 @@ RULES: dict[str, tuple] = {
     "max_tokens": (1, 32_768, "a token count from 1"),
     "prompt": PROMPTS,
     "recipe": RECIPES,
+    "train_dtype": TRAIN_DTYPES,
     "abstain_below": (0.0, 1.0, "a score between 0 and 1"),
+    "learn_below": (0.0, 1.0, "a score between 0 and 1 (1: always learn)"),
     "temperature": (0.0, 10.0, "a temperature from 0 to 10"),
     "n_ctx": (256, 1_048_576, "a context size from 256"),
     "keep_alive": (-1, None, "seconds, 0 (exit after each job) or -1 (never exit)"),

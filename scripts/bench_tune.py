@@ -1,8 +1,9 @@
 """Benchmark test-time learning and answering on the default 135M model.
 
-Per device: seconds per LoRA step at 128/256/512 tokens (median), tokens/s, and, measured side by
-side in the same run, a plain-torch forward+backward of the same model at the same length (all
-weights trainable, no peft) with the ratio between the two; peak memory; TrainingModel load time
+Per device and training dtype (fp32, and bf16 where ``train_dtype=auto`` picks it): seconds per LoRA
+step at 128/256/512 tokens (median), tokens/s, and, measured side by side in the same run, a plain-torch
+forward+backward of the same model at the same length (all weights trainable, no peft) with the ratio
+between the two, and each dtype's step time over fp32's; peak memory; TrainingModel load time
 cold (dequantise the GGUF) and warm (safetensors cache); GGUF export time; llama.cpp tokens/s with
 and without the adapter.
 
@@ -38,10 +39,11 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from assistant.answer.generator import Generator, build_messages
+    from assistant.answer.generator import Generator
+    from assistant.answer.prompt import build_messages
     from assistant.learn.lora_gguf import export_gguf
     from assistant.models.locate import default_gguf, pick_device, set_threads
-    from assistant.learn.tune import TrainConfig, TrainingModel, fit_lora
+    from assistant.learn.tune import TrainConfig, TrainingModel, fit_lora, train_dtype
 
     device = pick_device(args.device)
     threads = set_threads()
@@ -51,6 +53,8 @@ def main() -> None:
     warm = TrainingModel(gguf, device, cache)
     tm = warm
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text() * 4
+    dtypes = ["float32"] + (["bfloat16"] if train_dtype(device) == torch.bfloat16 else [])
+    by_dtype = {name: TrainingModel(gguf, device, cache, name) for name in dtypes}
 
     def sync():
         if device == "cuda":
@@ -59,27 +63,31 @@ def main() -> None:
     rows = []
     for length in (128, 256, 512):
         cfg = TrainConfig(max_tokens=length)
+        for name, model in by_dtype.items():
 
-        def lora_steps(cfg=cfg):
-            fit_lora(tm, [text] * 4, cfg)
-            sync()
+            def lora_steps(cfg=cfg, model=model):
+                fit_lora(model, [text] * 4, cfg)
+                sync()
 
-        lora_step = median_s(lora_steps, args.repeats) / 4
-        plain = tm.model if tm._peft is None else tm._peft.base_model.model
-        ids = tm.encode(text, length)
+            lora_step = median_s(lora_steps, args.repeats) / 4
+            plain = model.model if model._peft is None else model._peft.base_model.model
+            ids = model.encode(text, length)
 
-        def plain_fwd_bwd():
-            with tm._peft.disable_adapter() if tm._peft is not None else torch.enable_grad():
-                plain.requires_grad_(True)
-                loss = plain(input_ids=ids, labels=ids).loss
-                loss.backward()
-                plain.zero_grad(set_to_none=True)
-                plain.requires_grad_(False)
-            sync()
+            def plain_fwd_bwd(model=model, plain=plain, ids=ids):
+                with model._peft.disable_adapter() if model._peft is not None else torch.enable_grad():
+                    plain.requires_grad_(True)
+                    loss = plain(input_ids=ids, labels=ids).loss
+                    loss.backward()
+                    plain.zero_grad(set_to_none=True)
+                    plain.requires_grad_(False)
+                sync()
 
-        plain_s = median_s(plain_fwd_bwd, args.repeats)
-        rows.append({"tokens": length, "lora_step_s": lora_step, "tokens_per_s": length / lora_step,
-                     "plain_fwd_bwd_s": plain_s, "ratio": lora_step / plain_s})  # fmt: skip
+            plain_s = median_s(plain_fwd_bwd, args.repeats)
+            rows.append({"dtype": name, "tokens": length, "lora_step_s": lora_step, "tokens_per_s": length / lora_step,
+                         "plain_fwd_bwd_s": plain_s, "ratio": lora_step / plain_s})  # fmt: skip
+    fp32 = {r["tokens"]: r["lora_step_s"] for r in rows if r["dtype"] == "float32"}
+    for r in rows:
+        r["vs_fp32"] = r["lora_step_s"] / fp32[r["tokens"]]
     tm.fresh_lora(TrainConfig())
     if device == "cuda":
         torch.cuda.synchronize()
@@ -117,6 +125,7 @@ def main() -> None:
     summary = {
         "device": device,
         "threads": threads,
+        "auto_dtype": str(tm.dtype).removeprefix("torch."),
         "steps": rows,
         "load_cold_s": cold.load_seconds,
         "load_warm_s": warm.load_seconds,
@@ -125,9 +134,11 @@ def main() -> None:
         "fifty_steps_256_s": fifty,
         "llama_cpp_tokens_per_s": {"base": gen_base, "adapter": gen_adapter},
     }
-    table = Table("tokens", "LoRA step", "tokens/s", "plain fwd+bwd", "LoRA / plain", title=f"LoRA steps on SmolLM2-135M, {device}, {threads} threads")
+    table = Table("dtype", "tokens", "LoRA step", "tokens/s", "plain fwd+bwd", "LoRA / plain", "step vs fp32",
+                  title=f"LoRA steps on SmolLM2-135M, {device}, {threads} threads (auto picks {summary['auto_dtype']})")  # fmt: skip
     for r in rows:
-        table.add_row(str(r["tokens"]), f"{r['lora_step_s']:.3f} s", f"{r['tokens_per_s']:.0f}", f"{r['plain_fwd_bwd_s']:.3f} s", f"{r['ratio']:.2f}x")
+        table.add_row(r["dtype"], str(r["tokens"]), f"{r['lora_step_s']:.3f} s", f"{r['tokens_per_s']:.0f}",
+                      f"{r['plain_fwd_bwd_s']:.3f} s", f"{r['ratio']:.2f}x", f"{r['vs_fp32']:.2f}x")  # fmt: skip
     Console().print(table)
     other = Table("measure", "value")
     other.add_row("load, cold (dequantise GGUF)", f"{cold.load_seconds:.1f} s")

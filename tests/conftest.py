@@ -30,6 +30,8 @@ def home(tmp_path, monkeypatch) -> Path:
         if name.startswith("ASSISTANT_") and name not in {"ASSISTANT_HOME", "ASSISTANT_DEBUG"}:
             monkeypatch.delenv(name)
     monkeypatch.setenv("ASSISTANT_SERVER", "0")  # ask/explain in-process; tests/test_server.py turns it back on
+    # Every ask learns unless a test sets learn_below itself: the evidence gate has its own test (test_ask.py).
+    monkeypatch.setenv("ASSISTANT_LEARN_BELOW", "1")
     return path
 
 

@@ -79,6 +79,28 @@ def test_no_learn_and_no_context(tmp_path, warm_assistant):
     assert no_ctx.params["context"] is False and no_ctx.adapter is not None
 
 
+def test_learning_waits_on_the_evidence_and_says_why(tmp_path, warm_assistant):
+    """Past `learn_below` the quoted line already answers: no adapter, and the ask says so; below it, or with
+    --learn, the adapter is trained and the learning line says why."""
+    question = "When does the ferry to Vis leave?"
+    a = warm_assistant(**SMALL)
+    drain(a.index([small_notes(tmp_path)]))
+    best = drain(a.ask(question, learn=False)).evidence[0].score
+
+    def learning_stage(options=None, **settings):
+        events = list(warm_assistant(**{**SMALL, **settings}).ask(question, **(options or {})))
+        return next(e for e in events if isinstance(e, Stage) and e.name == "learning" and e.done), events[-1].result
+
+    stage, session = learning_stage(learn_below=round(best - 0.01, 4))
+    assert stage.skipped and session.adapter is None
+    assert stage.detail == f"the best line already answers (score {best:.2f} ≥ learn_below {best - 0.01:.2f}; --learn learns anyway)"
+    stage, session = learning_stage(learn_below=round(best + 0.01, 4))
+    assert not stage.skipped and session.adapter is not None
+    assert stage.detail.endswith(f"(the best line scores {best:.2f} < learn_below {best + 0.01:.2f})")
+    stage, session = learning_stage(learn_below=round(best - 0.01, 4), options={"learn": True})
+    assert not stage.skipped and session.adapter is not None and stage.detail.endswith("(asked for by --learn)")
+
+
 def test_weak_evidence_abstains_without_learning_and_shows_the_closest_lines(tmp_path, make_assistant):
     """Below `abstain_below` the answer says the notes do not answer; nothing is trained or generated."""
     from assistant.core.asker import ABSTAIN_TEXT

@@ -30,6 +30,7 @@ def selection_options(func):
 @click.argument("question")
 @selection_options
 @click.option("--no-learn", is_flag=True, help="Skip test-time learning; answer with the base model.")
+@click.option("--learn", "force_learn", is_flag=True, help="Learn even where the best line already answers (see learn_below).")
 @click.option("--no-context", is_flag=True, help="Do not put the selected chunks in the prompt.")
 @click.option("--steps", type=click.IntRange(1), default=None, help="Cap on LoRA steps (one per pick by default).")
 @click.option("--adapter", "adapter", type=int, default=None, help="Re-use the adapter of session ID and skip learning.")
@@ -39,14 +40,16 @@ def selection_options(func):
 @no_server_option
 @home_option
 @user_errors
-def ask(question, k, n, method, lam, device, no_learn, no_context, steps, adapter, recipe, compare, as_json, no_server, home):
+def ask(question, k, n, method, lam, device, no_learn, force_learn, no_context, steps, adapter, recipe, compare, as_json, no_server, home):
     """Answer QUESTION after learning from the most informative chunks of your documents."""
     from assistant.cli.render import render_ask
     from assistant.core.asker import AskOptions
     from assistant.events import Done
 
+    if no_learn and force_learn:
+        raise click.UsageError("--learn and --no-learn contradict each other: pick one")
     assistant = event_source(load_config(home=home, device=device, k=k, n=n, method=method, lam=lam), no_server)
-    options = AskOptions(learn=False if no_learn else None, context=False if no_context else None, steps=steps,
+    options = AskOptions(learn=False if no_learn else True if force_learn else None, context=False if no_context else None, steps=steps,
                          adapter=adapter, compare=compare, recipe=recipe)  # fmt: skip
     events = assistant.ask(question, options)
     if as_json:

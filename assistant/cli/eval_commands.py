@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from assistant.cli.main import cli, console, home_option, make_assistant, user_errors
-from assistant.config import RECIPES
+from assistant.config import RECIPES, TRAIN_DTYPES
 from assistant.eval.qa import QA_CONDITIONS, valid_condition
 
 
@@ -49,9 +49,10 @@ def _lm_config(corpus, **values):
 @lm_options
 @click.option("--methods", default=",".join(("none", "nn", "nn-f", "uncertainty", "random", "sift")), show_default=True, help="Comma-separated methods.")
 @click.option("--lr", type=float, default=2e-3, show_default=True, help="LoRA learning rate.")
+@click.option("--train-dtype", type=click.Choice(TRAIN_DTYPES), default="auto", show_default=True, help="The base model's dtype for training.")
 @click.option("--limit", "limits", multiple=True, help="METHOD=N: evaluate METHOD on the first N test documents only.")
 @user_errors
-def eval_lm(corpus, methods, lr, limits, **values):
+def eval_lm(corpus, methods, lr, train_dtype, limits, **values):
     """Bits per byte of held-out documents after learning from picks of each method.
 
     CORPUS defaults to Debian's Python 3.11 docs (installed with apt-get when missing and allowed)."""
@@ -60,7 +61,7 @@ def eval_lm(corpus, methods, lr, limits, **values):
     from assistant.cli.render import render_eval
 
     chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
-    cfg = _lm_config(corpus, methods=chosen, lr=lr, limit_methods=_limits(limits), **values)
+    cfg = _lm_config(corpus, methods=chosen, lr=lr, train_dtype=train_dtype, limit_methods=_limits(limits), **values)
     render_eval(console(), run_lm(cfg))
     out = cfg.out
     rows = load_rows(out / "lm.jsonl")

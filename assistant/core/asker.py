@@ -45,7 +45,7 @@ class AskOptions:
     n: int | None = None
     method: str | None = None
     lam: float | None = None
-    learn: bool | None = None
+    learn: bool | None = None  # True: learn even where the best line already answers (past learn_below)
     context: bool | None = None
     steps: int | None = None
     adapter: int | None = None  # re-use this session's adapter and skip learning
@@ -124,6 +124,11 @@ class AskRun:
     def check_cancel(self, where: str) -> None:
         if self.cancel.is_set():
             raise Cancelled(f"cancelled {where}")
+
+
+def _best(run: AskRun) -> float:
+    """The best evidence line's score (0 with no lines): what abstention and the learning gate read."""
+    return run.evidence[0].score if run.evidence else 0.0
 
 
 COPY_OVERSAMPLE = 2  # search this many times K, so that K distinct texts remain after copies collapse
@@ -318,6 +323,8 @@ class Asker:
             "temperature": cfg.temperature, "seed": cfg.seed, "chunk_tokens": cfg.chunk_tokens, "prompt": cfg.prompt,
             "abstain_below": cfg.abstain_below, "recipe": opts.recipe or cfg.recipe, "compare": opts.compare,
             "quote_first": cfg.quote_first,
+            # --learn and --compare ask for an adapter outright; otherwise learning waits on the evidence
+            "learn_below": cfg.learn_below, "learn_asked": "--compare" if opts.compare else "--learn" if opts.learn else None,
         }  # fmt: skip
         return AskRun(question, params, device, cancel, reuse=reuse, gguf=reuse)
 
@@ -348,8 +355,7 @@ class Asker:
             run.note = f"the evidence lines could not be read ({exc}); answered from whole chunks"
         if self.config.abstain_unmentioned:
             run.unmentioned = unmentioned(run.question, run.evidence, run.picks + run.nn)
-        best = run.evidence[0].score if run.evidence else 0.0
-        weak = abstains(best, run.unmentioned, self.config.abstain_below)
+        weak = abstains(_best(run), run.unmentioned, self.config.abstain_below)
         run.abstained = weak and run.params["context"]
 
     @staticmethod
@@ -361,7 +367,19 @@ class Asker:
             return "learning is off (--no-learn, or learn = false)"
         if run.abstained:
             return "no line of your notes answers the question"
+        if not run.params["learn_asked"] and run.params["learn_below"] < 1.0 and _best(run) >= run.params["learn_below"]:
+            return (f"the best line already answers (score {_best(run):.2f} ≥ learn_below {run.params['learn_below']:.2f}; "
+                    "--learn learns anyway)")  # fmt: skip
         return None
+
+    @staticmethod
+    def _why_learn(run: AskRun) -> str:
+        """Why this ask trains an adapter, for the learning stage's line."""
+        if run.params["learn_asked"]:
+            return f"asked for by {run.params['learn_asked']}"
+        if run.params["learn_below"] >= 1.0:
+            return "learn_below = 1: always"
+        return f"the best line scores {_best(run):.2f} < learn_below {run.params['learn_below']:.2f}"
 
     def _abstain(self, run: AskRun) -> Iterator[Event]:
         """The notes do not answer this: say so plainly (the closest lines still come with the session)."""
@@ -405,7 +423,8 @@ class Asker:
             )  # fmt: skip
             run.gguf = gguf
             faults.point("after-adapter-export")
-            yield run.timings.finish(StageName.LEARNING, f"{recipe} recipe, {result.steps} steps, loss {result.losses[0]:.2f} -> {result.losses[-1]:.2f}")
+            yield run.timings.finish(StageName.LEARNING, f"{recipe} recipe, {result.steps} steps, loss {result.losses[0]:.2f} -> "
+                                     f"{result.losses[-1]:.2f} ({self._why_learn(run)})")  # fmt: skip
         except (Cancelled, KeyboardInterrupt, GeneratorExit):
             raise
         except Exception as exc:

@@ -57,7 +57,7 @@ class Models:
 
             self.preflight()
             set_threads(self.config.threads)
-            self._training = TrainingModel(self.gguf_path, self.device, self.config.cache_dir)
+            self._training = TrainingModel(self.gguf_path, self.device, self.config.cache_dir, self.config.train_dtype)
         return self._training
 
     def preflight(self) -> None:

@@ -45,6 +45,7 @@ class LMConfig:
     lora_alpha: int = 16
     lora_targets: str = "all-linear"
     device: str = "cpu"
+    train_dtype: str = "auto"
     model: str = ""
     embedder: str = ""
     limit_methods: dict = field(default_factory=dict)  # method -> max test docs (to spend CPU on the headline)
@@ -74,7 +75,7 @@ class EvalModels:
         from assistant.learn.tune import TrainingModel
 
         self.gguf = resolve_gguf(cfg.model)
-        self.tm = TrainingModel(self.gguf, cfg.device, cache_dir) if training else None
+        self.tm = TrainingModel(self.gguf, cfg.device, cache_dir, cfg.train_dtype) if training else None
         self.embedder = load_embedder(resolve_embedder(cfg.embedder), cfg.device)
         self.tokens = load_token_counter(self.gguf, cache_dir)
 
@@ -134,7 +135,8 @@ def run_lm(cfg: LMConfig, models=None) -> Iterator:
     done = _done_keys(results)
     (cfg.out / "lm-config.json").write_text(json.dumps({**asdict(cfg), "corpus": str(cfg.corpus), "out": str(cfg.out),
         "data_files": len(data_files), "test_files": [str(f) for f in test_files], "data_chunks": len(texts) // cfg.duplicate,
-        "model": str(models.gguf), "embedder": models.embedder.name}, indent=2))  # fmt: skip
+        "model": str(models.gguf), "embedder": models.embedder.name,
+        "torch_dtype": str(models.tm.dtype).removeprefix("torch.") if models.tm else None}, indent=2))  # fmt: skip
     train_cfg = TrainConfig(lr=cfg.lr, r=cfg.lora_r, alpha=cfg.lora_alpha, targets=cfg.lora_targets, max_tokens=cfg.chunk_tokens, seed=cfg.seed)
     jobs = [(doc, m) for doc in test_files for m in cfg.methods]
     yield Stage("evaluating", detail=f"{len(test_files)} test documents x {len(cfg.methods)} methods")

@@ -17,7 +17,7 @@ ALREADY_RUNNING = 3  # the daemon's exit code when another server holds the lock
 
 # Settings that change how a model loads: a server keeps them for its life; a request that needs
 # other values restarts it. The rest of the config travels with each request.
-LOAD_SETTINGS = ("model", "embedder", "device", "threads", "n_ctx", "seed", "embed_batch")
+LOAD_SETTINGS = ("model", "embedder", "device", "threads", "n_ctx", "seed", "embed_batch", "train_dtype")
 
 
 def supported() -> bool:
