@@ -53,9 +53,10 @@ def bench_server(repeats: int, out: Path, home: Path | None = None) -> None:
         runs["cold --no-server"].append(timed_ask(home, "--no-learn", "--no-server"))
         client.stop(home)
         runs["first ask (starts server)"].append(timed_ask(home, "--no-learn"))
-    timed_ask(home)  # load the training copy too
+    timed_ask(home, "--learn")  # load the training copy too
     runs["warm server, --no-learn"] = [timed_ask(home, "--no-learn") for _ in range(repeats)]
-    runs["warm server, learning"] = [timed_ask(home) for _ in range(repeats)]
+    runs["warm server, learning"] = [timed_ask(home, "--learn") for _ in range(repeats)]  # past the learn_below gate
+    runs["warm server, default (learn_below gate)"] = [timed_ask(home) for _ in range(repeats)]
     idle = client.status(home)
     client.stop(home)
     goals = {"warm server, --no-learn": "<= 1.5 s", "warm server, learning": "<= 9 s",

@@ -24,7 +24,8 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "assistant.cli"]
-SMALL = {"ASSISTANT_N": "2", "ASSISTANT_MAX_TOKENS": "6", "ASSISTANT_MAX_TRAIN_TOKENS": "64", "ASSISTANT_K": "20"}
+SMALL = {"ASSISTANT_N": "2", "ASSISTANT_MAX_TOKENS": "6", "ASSISTANT_MAX_TRAIN_TOKENS": "64", "ASSISTANT_K": "20",
+         "ASSISTANT_LEARN_BELOW": "1"}  # every ask learns, so a kill can land mid-learning
 QUESTION = "Which database does Project Heron use?"
 
 
