@@ -69,7 +69,7 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
 def train_dtype(device: str, setting: str = "auto", cpuinfo: str | None = None):
     """The base model's dtype for training (the LoRA weights are fp32 whatever this is). ``auto``: bf16 on a
     GPU that has it and on a CPU that multiplies it natively; fp32 elsewhere. On 2 such CPU cores (AMX) a
-    step took 0.61x the fp32 time with the same losses to two decimals (scripts/bench_tune.py)."""
+    step took 0.69x to 0.85x the fp32 time (scripts/bench_tune.py), and held-out bits after learning tied fp32."""
     import torch
 
     if setting != "auto":
