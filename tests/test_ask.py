@@ -54,6 +54,18 @@ def test_ask_records_a_complete_session_with_adapter(tmp_path, warm_assistant):
     assert result.nn == a.explain("Which database does Project Heron use?").nn  # the same as `assistant explain`
 
 
+def test_a_recipe_that_skips_picks_shows_the_loss_of_the_picks_it_learned(tmp_path, warm_assistant):
+    """`reach` learns only the picks the prompt's evidence lines do not come from; the review shows their losses."""
+    a = warm_assistant(**{**SMALL, "n": 4})
+    drain(a.index([small_notes(tmp_path)]))
+    session = drain(a.ask("Which database does Project Heron use?", recipe="reach"))
+    shown = {e.chunk_id for e in session.evidence[:3]}
+    unseen = [p for p in session.picks if p.chunk_id not in shown] or session.picks
+    assert session.adapter.recipe == "reach" and session.adapter.steps == len(unseen)
+    assert all(p.loss is not None for p in unseen)
+    assert all(p.loss is None for p in session.picks if p not in unseen and p.chunk_id in shown)
+
+
 def test_adapter_reuse_reproduces_the_answer(tmp_path, warm_assistant):
     a = warm_assistant(**SMALL)
     drain(a.index([small_notes(tmp_path)]))

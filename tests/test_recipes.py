@@ -3,7 +3,7 @@
 import pytest
 
 from assistant.config import RECIPES
-from assistant.learn.recipes import EVIDENCE_LINES, PER_PICK, Example, build_examples
+from assistant.learn.recipes import EVIDENCE_LINES, Example, build_examples
 from assistant.learn.tune import TrainConfig, fit_lora
 from assistant.records import Evidence, Pick
 
@@ -36,7 +36,8 @@ def test_every_recipe_fits_the_same_step_budget():
     assert lines == [EVIDENCE[0].text, EVIDENCE[1].text, EVIDENCE[0].text, EVIDENCE[1].text]  # cycled, best first
     reach = build_examples("reach", "q", PICKS, EVIDENCE[:EVIDENCE_LINES], chat)
     assert [e.reply for e in reach] == ["Heron uses SQLite."]  # the prompt already shows the other two
-    assert set(PER_PICK) < set(RECIPES)
+    assert [e.pick for e in reach] == [3] and [e.pick for e in raw] == [0, 1, 2, 3]  # whose loss each step is
+    assert {e.pick for e in build_examples("evidence", "q", PICKS, EVIDENCE, chat)} == {None}  # lines, not picks
     with pytest.raises(ValueError, match="unknown recipe"):
         build_examples("nope", "q", PICKS, EVIDENCE, chat)
 

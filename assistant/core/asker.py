@@ -392,7 +392,7 @@ class Asker:
     def _learn(self, run: AskRun) -> Iterator[Event]:
         """Train the LoRA on the picks; on failure warn and answer without it."""
         from assistant.learn.lora_gguf import export_gguf
-        from assistant.learn.recipes import PER_PICK, build_examples
+        from assistant.learn.recipes import build_examples
         from assistant.learn.tune import TrainConfig, fit_lora, save_peft
 
         cfg = self.config
@@ -411,8 +411,9 @@ class Asker:
             )
             for note in result.notes:  # e.g. a GPU out-of-memory retry with shorter chunks
                 yield Warning(note)
-            if recipe in PER_PICK:
-                run.picks = [replace(p, loss=float(loss)) for p, loss in zip(run.picks, result.losses)] + run.picks[len(result.losses):]
+            for example, loss in zip(examples, result.losses):  # a pick learned from shows its own loss
+                if example.pick is not None:
+                    run.picks[example.pick] = replace(run.picks[example.pick], loss=float(loss))
             run.staged = adapter_files.staging_dir(cfg.adapters_dir)
             save_peft(result, tm, run.staged)
             gguf = export_gguf(result, tm, run.staged / adapter_files.GGUF_NAME)

@@ -15,14 +15,12 @@ from assistant.records import Evidence, Pick
 
 EVIDENCE_LINES = TOP_LINES  # the lines the answer prompt leads with: the evidence recipe cycles over these
 
-# Recipes whose i-th example comes from the i-th pick: each pick's training loss is its own (the review shows it).
-PER_PICK = ("raw", "chat", "distill")
-
 
 @dataclass(frozen=True)
 class Example:
     prompt: str  # conditioning text, not trained on ("" for plain causal-LM text)
     reply: str  # the tokens the loss is taken on
+    pick: int | None = None  # the index of the pick whose text this is: its training loss is that pick's (the review)
 
 
 def topic_request(pick: Pick) -> str:
@@ -37,11 +35,11 @@ def build_examples(recipe: str, question: str, picks: list[Pick], evidence: list
     again): the CPU budget per question stays the same whatever the recipe."""
     steps = len(picks)
     if recipe == "raw":
-        return [Example("", p.text) for p in picks]
+        return [Example("", p.text, i) for i, p in enumerate(picks)]
     if recipe == "chat":
-        return [Example(chat(topic_request(p)), p.text) for p in picks]
+        return [Example(chat(topic_request(p)), p.text, i) for i, p in enumerate(picks)]
     if recipe == "distill":
-        return [Example(chat(question), p.text) for p in picks]
+        return [Example(chat(question), p.text, i) for i, p in enumerate(picks)]
     if recipe == "evidence":  # the lines the answer prompt leads with, cycled; no lines: the chunks, as distill
         lines = evidence[:EVIDENCE_LINES]
         if not lines:
@@ -50,6 +48,6 @@ def build_examples(recipe: str, question: str, picks: list[Pick], evidence: list
     if recipe == "reach":
         # The prompt already holds the evidence lines' chunks; learn from the picks it cannot hold.
         shown = {e.chunk_id for e in evidence[:EVIDENCE_LINES]}
-        unseen = [p for p in picks if p.chunk_id not in shown]
-        return [Example("", p.text) for p in (unseen or picks)]
+        unseen = [i for i, p in enumerate(picks) if p.chunk_id not in shown] or list(range(len(picks)))
+        return [Example("", picks[i].text, i) for i in unseen]
     raise ValueError(f"unknown recipe {recipe!r}")
