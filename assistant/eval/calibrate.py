@@ -88,8 +88,7 @@ def calibration_markdown(rows: list[dict], condition: str) -> str:
               f"| {y['abstention']:.2f} | {y['false_abstention']:.2f} |" for x, y in zip(abstain, alone)]  # fmt: skip
     lines += ["", f"| support threshold ({condition}) | wrong answers flagged | right answers flagged |", "|---|---|---|"]
     lines += [f"| {x['threshold']:.2f}{' ←' if x is s else ''} | {x['wrong_flagged']:.2f} | {x['right_flagged']:.2f} |" for x in support]
-    learned = next((c for c in (rows[0]["conditions"] if rows else {}) if c.startswith("learn") and c.endswith(f"+{condition}")), None)
-    if learned:
+    for learned in [c for c in (rows[0]["conditions"] if rows else {}) if c.startswith("learn") and c.endswith(f"+{condition}")]:
         lines += ["", f"| learn_below ({learned} where the best line scores below it, else {condition}) | questions that learn "
                   f"| containment − {condition} | gold bits/byte − {condition} |", "|---|---|---|---|"]  # fmt: skip
         gate = learn_gate_sweep(rows, learned, condition)
