@@ -71,7 +71,7 @@ class Config:
     lora_alpha: int = 16
     lora_targets: str = "all-linear"
     max_train_tokens: int = 256
-    train_dtype: str = "auto"  # one of TRAIN_DTYPES; auto: bf16 where the GPU or CPU multiplies it natively
+    train_dtype: str = "auto"  # one of TRAIN_DTYPES; auto: bf16 on a GPU that has it, fp32 on a CPU
     recipe: str = "raw"  # one of RECIPES: how the picks become training examples (learn/recipes.py)
     # Learn only when the best evidence line scores below this (1: always). Above it the quoted line already
     # answers: on the notes learning then changed no answer, and on the Python docs it raised the gold bits.

@@ -1,6 +1,6 @@
 """Benchmark test-time learning and answering on the default 135M model.
 
-Per device and training dtype (fp32, and bf16 where ``train_dtype=auto`` picks it): seconds per LoRA
+Per device and training dtype (fp32, and bf16 on a GPU or a CPU that multiplies it natively): seconds per LoRA
 step at 128/256/512 tokens (median), tokens/s, and, measured side by side in the same run, a plain-torch
 forward+backward of the same model at the same length (all weights trainable, no peft) with the ratio
 between the two, and each dtype's step time over fp32's; peak memory; TrainingModel load time
@@ -43,7 +43,7 @@ def main() -> None:
     from assistant.answer.prompt import build_messages
     from assistant.learn.lora_gguf import export_gguf
     from assistant.models.locate import default_gguf, pick_device, set_threads
-    from assistant.learn.tune import TrainConfig, TrainingModel, fit_lora, train_dtype
+    from assistant.learn.tune import TrainConfig, TrainingModel, cpu_has_bf16, fit_lora
 
     device = pick_device(args.device)
     threads = set_threads()
@@ -53,7 +53,7 @@ def main() -> None:
     warm = TrainingModel(gguf, device, cache)
     tm = warm
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text() * 4
-    dtypes = ["float32"] + (["bfloat16"] if train_dtype(device) == torch.bfloat16 else [])
+    dtypes = ["float32"] + (["bfloat16"] if device == "cuda" or (device == "cpu" and cpu_has_bf16()) else [])
     by_dtype = {name: TrainingModel(gguf, device, cache, name) for name in dtypes}
 
     def sync():

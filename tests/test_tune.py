@@ -34,16 +34,13 @@ def test_bits_from_logits_by_hand():
     assert bits_from_logits(logits, torch.tensor([0, 1]), 3) == pytest.approx(expected)
 
 
-def test_auto_trains_in_bf16_only_where_the_cpu_multiplies_it():
+def test_auto_trains_in_fp32_on_a_cpu_and_bf16_is_asked_for():
     amx = "processor : 0\nflags : fpu sse avx512f amx_bf16 amx_tile\n"
     plain = "processor : 0\nflags : fpu sse avx2 avx512f\n"
     assert cpu_has_bf16(amx) and cpu_has_bf16(plain.replace("avx512f", "avx512f avx512_bf16"))
     assert not cpu_has_bf16(plain) and not cpu_has_bf16("")
-    assert train_dtype("cpu", "auto", amx) == torch.bfloat16
-    assert train_dtype("cpu", "auto", plain) == torch.float32
-    assert train_dtype("mps", "auto", amx) == torch.float32
-    assert train_dtype("cpu", "float32", amx) == torch.float32  # the setting wins
-    assert train_dtype("cpu", "bfloat16", plain) == torch.bfloat16
+    assert train_dtype("cpu") == train_dtype("mps") == torch.float32
+    assert train_dtype("cpu", "bfloat16") == torch.bfloat16 and train_dtype("cpu", "float32") == torch.float32
 
 
 def test_bf16_training_learns_nearly_what_fp32_learns(training_model):

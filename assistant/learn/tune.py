@@ -66,17 +66,16 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def train_dtype(device: str, setting: str = "auto", cpuinfo: str | None = None):
+def train_dtype(device: str, setting: str = "auto"):
     """The base model's dtype for training (the LoRA weights are fp32 whatever this is). ``auto``: bf16 on a
-    GPU that has it and on a CPU that multiplies it natively; fp32 elsewhere. On 2 such CPU cores (AMX) a
-    step took 0.69x to 0.85x the fp32 time (scripts/bench_tune.py), and held-out bits after learning tied fp32."""
+    GPU that has it, fp32 on a CPU. bf16 on a CPU that multiplies it natively is opt-in: a step took 0.69x to
+    0.85x the fp32 time (scripts/bench_tune.py) and held-out bits after learning tied fp32, but on the sample
+    questions 3 answers lost the gold fact and none gained it (README, "Training dtype")."""
     import torch
 
     if setting != "auto":
         return getattr(torch, setting)
     if device == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    if device == "cpu" and cpu_has_bf16(cpuinfo):
         return torch.bfloat16
     return torch.float32
 
