@@ -67,6 +67,17 @@ def unmentioned(question: str, evidence: list[Evidence], picks: list[Pick]) -> l
     return sorted(missing)
 
 
+def best_score(evidence: list[Evidence]) -> float:
+    """The best evidence line's score (0 with no lines): what abstention and the learning gate read."""
+    return evidence[0].score if evidence else 0.0
+
+
+def learns(best: float, learn_below: float) -> bool:
+    """The one learning gate, for the ask and the calibration sweep: learn unless the best line already
+    scores ``learn_below`` or more (1: always learn)."""
+    return learn_below >= 1.0 or best < learn_below
+
+
 def abstains(best_score: float, missing: list[str], abstain_below: float, check_unmentioned: bool = True) -> bool:
     """The one abstention rule, for the ask and the eval: weak best evidence, or a specific no line mentions."""
     return (bool(abstain_below) and best_score < abstain_below) or (check_unmentioned and bool(missing))

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from assistant import faults
+from assistant.answer.coverage import best_score, learns
 from assistant.config import Config
 from assistant.core.models import Models
 from assistant.errors import AssistantError, Cancelled, IndexEmpty
@@ -124,11 +125,6 @@ class AskRun:
     def check_cancel(self, where: str) -> None:
         if self.cancel.is_set():
             raise Cancelled(f"cancelled {where}")
-
-
-def _best(run: AskRun) -> float:
-    """The best evidence line's score (0 with no lines): what abstention and the learning gate read."""
-    return run.evidence[0].score if run.evidence else 0.0
 
 
 COPY_OVERSAMPLE = 2  # search this many times K, so that K distinct texts remain after copies collapse
@@ -355,7 +351,7 @@ class Asker:
             run.note = f"the evidence lines could not be read ({exc}); answered from whole chunks"
         if self.config.abstain_unmentioned:
             run.unmentioned = unmentioned(run.question, run.evidence, run.picks + run.nn)
-        weak = abstains(_best(run), run.unmentioned, self.config.abstain_below)
+        weak = abstains(best_score(run.evidence), run.unmentioned, self.config.abstain_below)
         run.abstained = weak and run.params["context"]
 
     @staticmethod
@@ -367,9 +363,9 @@ class Asker:
             return "learning is off (--no-learn, or learn = false)"
         if run.abstained:
             return "no line of your notes answers the question"
-        if not run.params["learn_asked"] and run.params["learn_below"] < 1.0 and _best(run) >= run.params["learn_below"]:
-            return (f"the best line already answers (score {_best(run):.2f} ≥ learn_below {run.params['learn_below']:.2f}; "
-                    "--learn learns anyway)")  # fmt: skip
+        best, below = best_score(run.evidence), run.params["learn_below"]
+        if not run.params["learn_asked"] and not learns(best, below):
+            return f"the best line already answers (score {best:.2f} ≥ learn_below {below:.2f}; --learn learns anyway)"
         return None
 
     @staticmethod
@@ -379,7 +375,7 @@ class Asker:
             return f"asked for by {run.params['learn_asked']}"
         if run.params["learn_below"] >= 1.0:
             return "learn_below = 1: always"
-        return f"the best line scores {_best(run):.2f} < learn_below {run.params['learn_below']:.2f}"
+        return f"the best line scores {best_score(run.evidence):.2f} < learn_below {run.params['learn_below']:.2f}"
 
     def _abstain(self, run: AskRun) -> Iterator[Event]:
         """The notes do not answer this: say so plainly (the closest lines still come with the session)."""
@@ -510,7 +506,7 @@ class Asker:
 
         generation = yield from in_thread(generate, run.cancel)
         run.looped = generation.looped
-        run.claims = attribute(run.answer, run.evidence, [p for p in run.picks + run.nn], self.models.embedder,
+        run.claims = attribute(run.answer, run.evidence, run.picks + run.nn, self.models.embedder,
                                opening=opening)  # fmt: skip
         yield run.timings.finish(StageName.ANSWERING, "stopped at a repeated sentence" if run.looped else "")
 

@@ -7,7 +7,7 @@ answer sentence), so they cost no model time. Tune on one question set, then rep
 
 from __future__ import annotations
 
-from assistant.answer.coverage import abstains
+from assistant.answer.coverage import abstains, learns
 from assistant.eval.stats import fmt, paired
 
 FALSE_ABSTENTION_CAP = 0.1  # the goal: at most 1 answerable question in 10 wrongly told "your notes do not say"
@@ -64,11 +64,11 @@ def learn_gate_sweep(rows: list[dict], learned: str, base: str, thresholds=None)
     have = [r for r in rows if r.get("answerable", True) and learned in r["conditions"] and base in r["conditions"]]
     out = []
     for t in thresholds:
-        gated = [r["conditions"][learned if r["best_evidence"] < t else base] for r in have]
+        gated = [r["conditions"][learned if learns(r["best_evidence"], t) else base] for r in have]
         never = [r["conditions"][base] for r in have]
         contains = paired([float(g["contains"]) for g in gated], [float(b["contains"]) for b in never])
         bits = paired([g["answer_bits_per_byte"] for g in gated], [b["answer_bits_per_byte"] for b in never])
-        out.append({"threshold": t, "learns": sum(r["best_evidence"] < t for r in have), "n": len(have),
+        out.append({"threshold": t, "learns": sum(learns(r["best_evidence"], t) for r in have), "n": len(have),
                     "contains": contains[:2], "bits": bits[:2]})  # fmt: skip
     return out
 
@@ -88,7 +88,8 @@ def calibration_markdown(rows: list[dict], condition: str) -> str:
               f"| {y['abstention']:.2f} | {y['false_abstention']:.2f} |" for x, y in zip(abstain, alone)]  # fmt: skip
     lines += ["", f"| support threshold ({condition}) | wrong answers flagged | right answers flagged |", "|---|---|---|"]
     lines += [f"| {x['threshold']:.2f}{' ←' if x is s else ''} | {x['wrong_flagged']:.2f} | {x['right_flagged']:.2f} |" for x in support]
-    for learned in [c for c in (rows[0]["conditions"] if rows else {}) if c.startswith("learn") and c.endswith(f"+{condition}")]:
+    names = dict.fromkeys(c for r in rows for c in r["conditions"])  # unanswerable rows have no learned conditions
+    for learned in [c for c in names if c.startswith("learn") and c.endswith(f"+{condition}")]:
         lines += ["", f"| learn_below ({learned} where the best line scores below it, else {condition}) | questions that learn "
                   f"| containment − {condition} | gold bits/byte − {condition} |", "|---|---|---|---|"]  # fmt: skip
         gate = learn_gate_sweep(rows, learned, condition)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-from assistant.answer.coverage import abstains as abstain_rule
+from assistant.answer.coverage import abstains as abstain_rule, best_score
 from assistant.events import Progress
 from assistant.eval.stats import fmt, mean_se, paired
 from assistant.eval.lm import _append, _done_keys
@@ -78,7 +78,7 @@ def _question_setup(assistant, q, n: int, corpus: Path) -> dict:
         "picks": picks, "nn": nn, "evidence": evidence,
         "row": {"recall": {"nn": any(p.path in gold for p in nn), "sift": any(p.path in gold for p in picks)},
                 "evidence_at1": bool(hits[:1] and hits[0]), "evidence_at3": any(hits[:3]),
-                "best_evidence": evidence[0].score if evidence else 0.0,
+                "best_evidence": best_score(evidence),
                 "evidence": [e.text for e in evidence], "unmentioned": missing},
     }  # fmt: skip
 

@@ -70,7 +70,7 @@ def train_dtype(device: str, setting: str = "auto"):
     """The base model's dtype for training (the LoRA weights are fp32 whatever this is). ``auto``: bf16 on a
     GPU that has it, fp32 on a CPU. bf16 on a CPU that multiplies it natively is opt-in: a step took 0.69x to
     0.85x the fp32 time (scripts/bench_tune.py) and held-out bits after learning tied fp32, but on the sample
-    questions 3 answers lost the gold fact and none gained it (README, "Training dtype")."""
+    questions 3 answers lost the gold fact and none gained it (README, "Defaults and why")."""
     import torch
 
     if setting != "auto":
