@@ -64,6 +64,30 @@ def test_evidence_finds_the_line_with_its_file_and_merges_copies(embedder, notes
     assert lines[0].location().endswith(f":{lines[0].line}")
 
 
+def test_a_warm_process_embeds_a_chunk_once_and_ranks_it_the_same(embedder, notes):
+    """The server and the TUI ask about the same notes again: the second ask embeds only the question."""
+    trip = pick(str(notes / "trip.md"), "We fly with TAP.\nTAP flight TP753 leaves Copenhagen\nat 07:40 on 2024-06-14.",
+                "Lisbon > Flights", start=5, chunk_id=7)  # fmt: skip
+    seen: list[str] = []
+
+    class Counting:  # the real embedder, counting the texts it is given
+        name, dim = embedder.name, embedder.dim
+
+        def embed(self, texts):
+            seen.extend(texts)
+            return embedder.embed(texts)
+
+    counting = Counting()
+    first = extract_evidence("When does the TAP flight leave?", [trip], counting)
+    assert len(seen) > 1
+    seen.clear()
+    again = extract_evidence("Which airline do we fly with?", [trip], counting)
+    assert seen == ["Which airline do we fly with?"]
+    fresh = extract_evidence("Which airline do we fly with?", [trip], embedder)
+    assert [(e.text, round(e.score, 5)) for e in again] == [(e.text, round(e.score, 5)) for e in fresh]
+    assert first and again[0].text != first[0].text  # the cache did not freeze the ranking
+
+
 @pytest.mark.parametrize("text", [
     "id,value\n1,2\n3,4\n5,6",  # a table, no sentence punctuation
     "x" * 10_000,  # a 10,000-character line

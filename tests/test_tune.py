@@ -1,6 +1,7 @@
 """Test-time LoRA training on the real SmolLM2-135M."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -144,3 +145,20 @@ def test_a_diverging_run_keeps_the_best_adapter_and_says_so(training_model):
 def test_a_sane_run_is_not_cut(training_model):
     result = fit_lora(training_model, [FACT] * 4, CFG)
     assert result.steps == 4 and not result.notes
+
+
+def test_the_divergence_guard_probes_every_few_steps_and_after_the_last(training_model, monkeypatch):
+    """A probe costs a third of a step on a CPU: one before learning, then every probe_every steps and the last."""
+    peft = training_model.fresh_lora(CFG)
+    real_forward = type(peft).forward
+    probes = []
+
+    def counting_forward(self, *args, **kwargs):
+        if not torch.is_grad_enabled():
+            probes.append(kwargs["input_ids"].shape[1])
+        return real_forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(peft), "forward", counting_forward)
+    result = fit_lora(training_model, [FACT] * 7, replace(CFG, probe_every=3))
+    assert result.steps == 7 and not result.notes
+    assert len(probes) == 1 + 3  # before learning, after steps 3, 6 and 7
