@@ -70,6 +70,9 @@ class Config:
     lora_r: int = 8
     lora_alpha: int = 16
     lora_targets: str = "all-linear"
+    # The share of transformer layers, from the top, that get a LoRA. The top half trains a step in 0.75x the
+    # time, with answers level with all layers on both question sets (README, "Budget and depth").
+    lora_layers: float = 0.5
     max_train_tokens: int = 256
     train_dtype: str = "auto"  # one of TRAIN_DTYPES; auto: bf16 on a GPU that has it, fp32 on a CPU
     recipe: str = "raw"  # one of RECIPES: how the picks become training examples (learn/recipes.py)
@@ -129,6 +132,7 @@ RULES: dict[str, tuple] = {
     "stop": (0.0, 1.0, "a share of the prior between 0 and 1"),
     "lr": (1e-9, 1.0, "a learning rate above 0 and at most 1"),
     "lora_r": (1, 1024, "a rank from 1"),
+    "lora_layers": (0.01, 1.0, "a share of the layers above 0 and at most 1"),
     "lora_alpha": (1e-9, None, "a positive number"),
     "max_train_tokens": (8, 32_768, "a token count from 8"),
     "max_tokens": (1, 32_768, "a token count from 1"),

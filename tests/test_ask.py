@@ -47,6 +47,8 @@ def test_ask_records_a_complete_session_with_adapter(tmp_path, warm_assistant):
     assert adapter_files.sha256_file(Path(adapter.gguf_path)) == adapter.sha256
     assert (Path(adapter.path) / "adapter_model.safetensors").is_file()
     assert session.params["method"] == "sift" and session.device == "cpu"
+    peft_config = json.loads((Path(adapter.path) / "adapter_config.json").read_text())
+    assert session.params["lora_layers"] == 0.5 and peft_config["layers_to_transform"] == list(range(15, 30))  # SmolLM2's top 15 of 30
     assert Path(session.picks[0].path).name.startswith("heron")
     distinct = {p.chunk_id for p in result.picks}
     nn_sims = [p.similarity for p in result.nn]

@@ -33,7 +33,7 @@ def scorer():
 
 
 def torch_logprobs(tm, result, tokens):
-    tm.load_state(result.state, TrainConfig(r=result.r, alpha=int(result.alpha)))
+    tm.load_state(result.state, TrainConfig(r=result.r, alpha=int(result.alpha), layers=result.layers))
     with torch.no_grad():
         logits = tm._peft(input_ids=torch.tensor([tokens])).logits[0]
     return torch.log_softmax(logits.double(), -1).numpy()
@@ -110,3 +110,21 @@ def test_permutation_only_touches_llama_q_and_k_b():
     assert np.allclose(qwen["blk.0.attn_q.weight.lora_b"], q)
     assert np.allclose(llama["blk.0.attn_v.weight.lora_b"], qwen["blk.0.attn_v.weight.lora_b"])
     assert np.allclose(llama["blk.0.attn_q.weight.lora_a"], state["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"].numpy())
+
+
+def test_an_adapter_on_the_top_layers_only_matches_torch_in_llama_cpp(training_model, scorer, tmp_path):
+    """lora_layers < 1: llama.cpp reads an adapter that leaves the lower layers alone, and applies it as torch does."""
+    result = fit_lora(training_model, [FACT] * 8, TrainConfig(lr=3e-3, max_tokens=96, layers=0.5))
+    total = training_model.model.config.num_hidden_layers
+    layers = {int(k.split("layers.")[1].split(".")[0]) for k in result.state}
+    assert layers == set(range(total - round(total * 0.5), total))
+    path = export_gguf(result, training_model, tmp_path / "top.gguf")
+    tokens = scorer.llm.tokenize(PROMPT.encode(), add_bos=True)
+    expected = torch_logprobs(training_model, result, tokens)
+    scorer.set_adapter(None)
+    base_cpp = scorer.token_logprobs(tokens)
+    scorer.set_adapter(path)
+    adapted_cpp = scorer.token_logprobs(tokens)
+    scorer.set_adapter(None)
+    good, moved = compare(adapted_cpp, expected), compare(adapted_cpp, base_cpp)
+    assert good[2] >= 0.9 and moved[1] > 10 * good[1]

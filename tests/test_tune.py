@@ -162,3 +162,17 @@ def test_the_divergence_guard_probes_every_few_steps_and_after_the_last(training
     result = fit_lora(training_model, [FACT] * 7, replace(CFG, probe_every=3))
     assert result.steps == 7 and not result.notes
     assert len(probes) == 1 + 3  # before learning, after steps 3, 6 and 7
+
+
+def test_a_lora_on_the_top_half_of_the_layers_learns_and_round_trips(training_model, tmp_path):
+    """lora_layers 0.5: backward stops halfway down, the fact is still learned, and a saved adapter keeps its layers."""
+    before = bits_per_byte(training_model, FACT, max_tokens=64)
+    result = fit_lora(training_model, [FACT] * 4, replace(CFG, layers=0.5))
+    total = training_model.model.config.num_hidden_layers
+    assert min(int(k.split("layers.")[1].split(".")[0]) for k in result.state) == total - total // 2
+    assert bits_per_byte(training_model, FACT, lora=result, max_tokens=64) < before * 0.9
+    save_peft(result, training_model, tmp_path)
+    loaded = load_peft(tmp_path)
+    assert loaded.layers == 0.5
+    assert bits_per_byte(training_model, FACT, lora=loaded, max_tokens=64) == pytest.approx(
+        bits_per_byte(training_model, FACT, lora=result, max_tokens=64), rel=1e-5)

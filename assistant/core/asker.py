@@ -315,7 +315,7 @@ class Asker:
             "lam": cfg.lam if opts.lam is None else opts.lam, "stop": cfg.stop, "learn": learn and reuse is None,
             "context": cfg.context if opts.context is None else opts.context, "steps": opts.steps,
             "adapter_from": opts.adapter, "lr": cfg.lr, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
-            "lora_targets": cfg.lora_targets, "max_train_tokens": cfg.max_train_tokens, "max_tokens": cfg.max_tokens,
+            "lora_targets": cfg.lora_targets, "lora_layers": cfg.lora_layers, "max_train_tokens": cfg.max_train_tokens, "max_tokens": cfg.max_tokens,
             "temperature": cfg.temperature, "seed": cfg.seed, "chunk_tokens": cfg.chunk_tokens, "prompt": cfg.prompt,
             "abstain_below": cfg.abstain_below, "recipe": opts.recipe or cfg.recipe, "compare": opts.compare,
             "quote_first": cfg.quote_first,
@@ -398,8 +398,7 @@ class Asker:
             recipe = run.params["recipe"]
             examples = build_examples(recipe, run.question, run.picks, run.evidence, tm.chat_prompt)
             examples = examples[: run.params["steps"] or None]
-            train_cfg = TrainConfig(lr=cfg.lr, r=cfg.lora_r, alpha=cfg.lora_alpha, targets=cfg.lora_targets,
-                                    max_tokens=cfg.max_train_tokens, seed=cfg.seed)  # fmt: skip
+            train_cfg = TrainConfig.of(cfg)
             result = yield from in_thread(
                 lambda emit: fit_lora(tm, examples, train_cfg, on_step=lambda s: (emit(s), faults.point("mid-learning")),
                                      should_cancel=run.cancel.is_set),
