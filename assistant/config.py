@@ -70,8 +70,8 @@ class Config:
     lora_r: int = 8
     lora_alpha: int = 16
     lora_targets: str = "all-linear"
-    # The share of transformer layers, from the top, that get a LoRA. The top half trains a step in 0.75x the
-    # time, with answers level with all layers on both question sets (README, "Budget and depth").
+    # The share of transformer layers, from the top, that get a LoRA. With the top half a warm learning ask
+    # answers in 0.75x the time, level with all layers on both question sets (README, "Budget and depth").
     lora_layers: float = 0.5
     max_train_tokens: int = 256
     train_dtype: str = "auto"  # one of TRAIN_DTYPES; auto: bf16 on a GPU that has it, fp32 on a CPU

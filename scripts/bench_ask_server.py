@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "What is Kestrel?"
 
 
-def timed_ask(home: Path, *flags: str) -> dict:
+def timed_ask(home: Path, *flags: str, env: dict | None = None) -> dict:
     """Run `assistant ask` and time, from the command starting, the first answer token and the exit."""
-    env = {**os.environ, "ASSISTANT_HOME": str(home), "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "ASSISTANT_HOME": str(home), "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **(env or {})}
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ask", QUESTION, *flags], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
@@ -55,7 +55,12 @@ def bench_server(repeats: int, out: Path, home: Path | None = None) -> None:
         runs["first ask (starts server)"].append(timed_ask(home, "--no-learn"))
     timed_ask(home, "--learn")  # load the training copy too
     runs["warm server, --no-learn"] = [timed_ask(home, "--no-learn") for _ in range(repeats)]
-    runs["warm server, learning"] = [timed_ask(home, "--learn") for _ in range(repeats)]  # past the learn_below gate
+    # Past the learn_below gate; the default LoRA (top half of the layers) and one on every layer, alternated
+    # so that drift in the machine's speed hits both alike.
+    runs["warm server, learning"], runs["warm server, learning, all layers"] = [], []
+    for _ in range(repeats):
+        runs["warm server, learning"].append(timed_ask(home, "--learn"))
+        runs["warm server, learning, all layers"].append(timed_ask(home, "--learn", env={"ASSISTANT_LORA_LAYERS": "1"}))
     runs["warm server, default (learn_below gate)"] = [timed_ask(home) for _ in range(repeats)]
     idle = client.status(home)
     client.stop(home)
@@ -70,10 +75,12 @@ def bench_server(repeats: int, out: Path, home: Path | None = None) -> None:
     ratio = median(runs["first ask (starts server)"], "total") / median(runs["cold --no-server"], "total")
     console = Console(width=120)
     console.print(table)
+    layers = median(runs["warm server, learning"], "first_token") / median(runs["warm server, learning, all layers"], "first_token")
+    console.print(f"learning, top half / all layers (first token): {layers:.2f}x")
     console.print(f"first ask / cold ask (total): {ratio:.2f}x · idle server memory: {idle['rss'] / 2**20:.0f} MiB "
                   f"({', '.join(idle['loaded'])})")  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
-        json.dumps({"runs": runs, "ratio": ratio, "idle_rss": idle["rss"], "loaded": idle["loaded"]}, indent=2)
+        json.dumps({"runs": runs, "ratio": ratio, "top_half_vs_all_layers": layers, "idle_rss": idle["rss"], "loaded": idle["loaded"]}, indent=2)
     )
     print(f"wrote {out}")

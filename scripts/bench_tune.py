@@ -3,7 +3,8 @@
 Per device and training dtype (fp32, and bf16 on a GPU or a CPU that multiplies it natively): seconds per LoRA
 step at 128/256/512 tokens (median), tokens/s, and, measured side by side in the same run, a plain-torch
 forward+backward of the same model at the same length (all weights trainable, no peft) with the ratio
-between the two, and each dtype's step time over fp32's; peak memory; TrainingModel load time
+between the two, and each dtype's step time over fp32's, also with a LoRA on the top half of the layers only
+(``lora_layers`` 0.5, the default); peak memory; TrainingModel load time
 cold (dequantise the GGUF) and warm (safetensors cache); GGUF export time; llama.cpp tokens/s with
 and without the adapter.
 
@@ -61,9 +62,11 @@ def main() -> None:
             torch.cuda.synchronize()
 
     rows = []
+    # Each dtype with a LoRA on every layer, and fp32 with the product's default, the top half (lora_layers).
+    variants = [(name, 1.0) for name in dtypes] + [("float32", 0.5)]
     for length in (128, 256, 512):
-        cfg = TrainConfig(max_tokens=length)
-        for name, model in by_dtype.items():
+        for name, layers in variants:
+            model, cfg = by_dtype[name], TrainConfig(max_tokens=length, layers=layers)
 
             def lora_steps(cfg=cfg, model=model):
                 fit_lora(model, [text] * 4, cfg)
@@ -83,9 +86,9 @@ def main() -> None:
                 sync()
 
             plain_s = median_s(plain_fwd_bwd, args.repeats)
-            rows.append({"dtype": name, "tokens": length, "lora_step_s": lora_step, "tokens_per_s": length / lora_step,
+            rows.append({"dtype": name, "layers": layers, "tokens": length, "lora_step_s": lora_step, "tokens_per_s": length / lora_step,
                          "plain_fwd_bwd_s": plain_s, "ratio": lora_step / plain_s})  # fmt: skip
-    fp32 = {r["tokens"]: r["lora_step_s"] for r in rows if r["dtype"] == "float32"}
+    fp32 = {r["tokens"]: r["lora_step_s"] for r in rows if r["dtype"] == "float32" and r["layers"] == 1.0}
     for r in rows:
         r["vs_fp32"] = r["lora_step_s"] / fp32[r["tokens"]]
     tm.fresh_lora(TrainConfig())
@@ -134,10 +137,10 @@ def main() -> None:
         "fifty_steps_256_s": fifty,
         "llama_cpp_tokens_per_s": {"base": gen_base, "adapter": gen_adapter},
     }
-    table = Table("dtype", "tokens", "LoRA step", "tokens/s", "plain fwd+bwd", "LoRA / plain", "step vs fp32",
+    table = Table("dtype", "LoRA layers", "tokens", "LoRA step", "tokens/s", "plain fwd+bwd", "LoRA / plain", "step vs fp32, all layers",
                   title=f"LoRA steps on SmolLM2-135M, {device}, {threads} threads (auto picks {summary['auto_dtype']})")  # fmt: skip
     for r in rows:
-        table.add_row(r["dtype"], str(r["tokens"]), f"{r['lora_step_s']:.3f} s", f"{r['tokens_per_s']:.0f}",
+        table.add_row(r["dtype"], "all" if r["layers"] == 1.0 else f"top {r['layers']:.0%}", str(r["tokens"]), f"{r['lora_step_s']:.3f} s", f"{r['tokens_per_s']:.0f}",
                       f"{r['plain_fwd_bwd_s']:.3f} s", f"{r['ratio']:.2f}x", f"{r['vs_fp32']:.2f}x")  # fmt: skip
     Console().print(table)
     other = Table("measure", "value")
