@@ -45,8 +45,8 @@ class TrainConfig:
     # never do that silently.
     diverge: float = 1.5
     probe_tokens: int = 64
-    # A probe costs about a third of a step on a CPU (0.2 s: 30 layers of LoRA modules add fixed overhead),
-    # so probing after every step made learning 25% slower. Every third step keeps the guard: a diverging
+    # A probe (a 64-token forward pass) took 0.2 s, a third of a step, on a CPU, so probing after every step
+    # made learning 25% slower. Every third step keeps the guard: a diverging
     # run takes at most two more steps before it is stopped, and the adapter kept is still a probed one.
     probe_every: int = 3
 
