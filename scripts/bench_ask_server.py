@@ -75,12 +75,14 @@ def bench_server(repeats: int, out: Path, home: Path | None = None) -> None:
     ratio = median(runs["first ask (starts server)"], "total") / median(runs["cold --no-server"], "total")
     console = Console(width=120)
     console.print(table)
-    layers = median(runs["warm server, learning"], "first_token") / median(runs["warm server, learning, all layers"], "first_token")
+    learning = {name: median(runs[name], "first_token") for name in ("warm server, learning", "warm server, learning, all layers")}
+    layers = learning["warm server, learning"] / learning["warm server, learning, all layers"]
     console.print(f"learning, top half / all layers (first token): {layers:.2f}x")
     console.print(f"first ask / cold ask (total): {ratio:.2f}x · idle server memory: {idle['rss'] / 2**20:.0f} MiB "
                   f"({', '.join(idle['loaded'])})")  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
-        json.dumps({"runs": runs, "ratio": ratio, "top_half_vs_all_layers": layers, "idle_rss": idle["rss"], "loaded": idle["loaded"]}, indent=2)
+        json.dumps({"runs": runs, "ratio": ratio, "top_half_vs_all_layers": layers, "idle_rss": idle["rss"],
+                    "loaded": idle["loaded"]}, indent=2)
     )
     print(f"wrote {out}")

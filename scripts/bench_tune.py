@@ -86,7 +86,8 @@ def main() -> None:
                 sync()
 
             plain_s = median_s(plain_fwd_bwd, args.repeats)
-            rows.append({"dtype": name, "layers": layers, "tokens": length, "lora_step_s": lora_step, "tokens_per_s": length / lora_step,
+            rows.append({"dtype": name, "layers": layers, "tokens": length, "lora_step_s": lora_step,
+                         "tokens_per_s": length / lora_step,
                          "plain_fwd_bwd_s": plain_s, "ratio": lora_step / plain_s})  # fmt: skip
     fp32 = {r["tokens"]: r["lora_step_s"] for r in rows if r["dtype"] == "float32" and r["layers"] == 1.0}
     for r in rows:
@@ -137,10 +138,12 @@ def main() -> None:
         "fifty_steps_256_s": fifty,
         "llama_cpp_tokens_per_s": {"base": gen_base, "adapter": gen_adapter},
     }
-    table = Table("dtype", "LoRA layers", "tokens", "LoRA step", "tokens/s", "plain fwd+bwd", "LoRA / plain", "step vs fp32, all layers",
+    table = Table("dtype", "LoRA layers", "tokens", "LoRA step", "tokens/s", "plain fwd+bwd", "LoRA / plain",
+                  "step vs fp32, all layers",
                   title=f"LoRA steps on SmolLM2-135M, {device}, {threads} threads (auto picks {summary['auto_dtype']})")  # fmt: skip
     for r in rows:
-        table.add_row(r["dtype"], "all" if r["layers"] == 1.0 else f"top {r['layers']:.0%}", str(r["tokens"]), f"{r['lora_step_s']:.3f} s", f"{r['tokens_per_s']:.0f}",
+        layers = "all" if r["layers"] == 1.0 else f"top {r['layers']:.0%}"
+        table.add_row(r["dtype"], layers, str(r["tokens"]), f"{r['lora_step_s']:.3f} s", f"{r['tokens_per_s']:.0f}",
                       f"{r['plain_fwd_bwd_s']:.3f} s", f"{r['ratio']:.2f}x", f"{r['vs_fp32']:.2f}x")  # fmt: skip
     Console().print(table)
     other = Table("measure", "value")

@@ -138,7 +138,8 @@ def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int =
     corpus_text = " ".join(r["text"] for r in store.chunks(store.chunk_ids().tolist()).values()).lower()
     (out / "qa-config.json").write_text(json.dumps({"questions": str(questions_path), "corpus": str(corpus), "n": n,
         "lam": cfg.lam, "k": cfg.k, "lr": cfg.lr, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
-        "lora_targets": cfg.lora_targets, "lora_layers": cfg.lora_layers, "max_train_tokens": cfg.max_train_tokens, "train_dtype": cfg.train_dtype, "seed": cfg.seed,
+        "lora_targets": cfg.lora_targets, "lora_layers": cfg.lora_layers, "max_train_tokens": cfg.max_train_tokens,
+        "train_dtype": cfg.train_dtype, "seed": cfg.seed,
         "abstain_below": cfg.abstain_below, "max_answer_tokens": QA_ANSWER_TOKENS, "device": models.device,
         "model": str(models.gguf_path), "embedder": models.embedder.name, "conditions": list(plan),
         "recipes": recipes}, indent=2))  # fmt: skip

@@ -41,6 +41,11 @@ _KEY = re.compile(r"layers\.(\d+)\.(self_attn\.\w+|mlp\.\w+)\.lora_([AB])(?:\.de
 PERMUTED_ARCHS = {"llama"}  # qwen2, qwen3 and gemma3 are converted without the q/k permutation
 
 
+def layers_of(state: dict) -> list[int]:
+    """The transformer layers a peft LoRA state dict holds tensors for (its keys name them)."""
+    return sorted({int(m.group(1)) for m in map(_KEY.search, state) if m})
+
+
 def permute_rows(weights: np.ndarray, n_head: int) -> np.ndarray:
     """llama.cpp's ``LlamaModel.permute`` applied to the output rows."""
     rows = weights.shape[0]

@@ -46,8 +46,8 @@ class TrainConfig:
     diverge: float = 1.5
     probe_tokens: int = 64
     # A probe (a 64-token forward pass) took 0.2 s, a third of a step, on a CPU, so probing after every step
-    # made learning 25% slower. Every third step keeps the guard: a diverging
-    # run takes at most two more steps before it is stopped, and the adapter kept is still a probed one.
+    # made learning 25% slower. Every third step keeps the guard: a diverging run takes at most two more
+    # steps before it is stopped, and the adapter kept is still a probed one.
     probe_every: int = 3
 
     @classmethod
@@ -199,14 +199,12 @@ class TrainingModel:
         """The names of the linear modules inside the transformer layers: what "all-linear" means to peft."""
         import torch
 
-        return sorted({name.rsplit(".", 1)[-1] for name, m in self.model.named_modules()
-                       if isinstance(m, torch.nn.Linear) and ".layers." in name})  # fmt: skip
+        return _leaf_names(self.model, torch.nn.Linear, inside=".layers.")
 
     def target_names(self) -> list[str]:
         from peft.tuners.lora import LoraLayer
 
-        names = {name.rsplit(".", 1)[-1] for name, m in self._peft.named_modules() if isinstance(m, LoraLayer)}
-        return sorted(names)
+        return _leaf_names(self._peft, LoraLayer)
 
     def load_state(self, state: dict, cfg: TrainConfig) -> None:
         from peft import set_peft_model_state_dict
@@ -258,6 +256,12 @@ class TrainingModel:
     def chat_prompt(self, user: str) -> str:
         """``user`` as a user turn in the model's chat template, with the assistant's turn opened."""
         return self.tokenizer.apply_chat_template([{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False)
+
+
+def _leaf_names(model, kind, inside: str = "") -> list[str]:
+    """The last name part ("q_proj", ...) of every ``kind`` module whose dotted path holds ``inside``."""
+    return sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules()
+                   if isinstance(m, kind) and inside in name})  # fmt: skip
 
 
 def _lora_state(model) -> dict:
@@ -359,10 +363,12 @@ def save_peft(result: LoraResult, tm: TrainingModel, out_dir: Path) -> Path:
     from peft import LoraConfig
     from safetensors.torch import save_file
 
+    from assistant.learn.lora_gguf import layers_of
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in result.state.items()}, str(out_dir / "adapter_model.safetensors"))
-    layers = sorted({int(k.split("layers.")[1].split(".")[0]) for k in result.state}) if result.layers < 1.0 else None
+    layers = layers_of(result.state) if result.layers < 1.0 else None
     config = LoraConfig(r=result.r, lora_alpha=result.alpha, target_modules=result.targets, lora_dropout=0.0,
                         layers_to_transform=layers, base_model_name_or_path=str(tm.gguf_path))  # fmt: skip
     config.save_pretrained(str(out_dir))
