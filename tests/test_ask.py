@@ -141,6 +141,24 @@ def test_a_month_no_line_mentions_abstains_and_says_which(tmp_path, make_assista
     assert not kept.abstained and "06:15" in kept.answer
 
 
+def test_a_rare_name_the_best_lines_note_lacks_and_a_missing_number_abstain(tmp_path, make_assistant):
+    """The travel-insurance line is the closest to a question about the Volvo's insurance, but its note never
+    says Volvo (a name in 1 chunk of 20); the garage line names Janne but gives no phone number."""
+    root = small_notes(tmp_path)
+    for i in range(20):  # enough notes that Volvo and Janne are rare names, not the notes' background
+        (root / f"day-{i}.md").write_text(f"# Day {i}\n\nWalked {i + 2} km by the river and read about birds.\n")
+    (root / "travel.md").write_text("# Travel insurance\n\nThe deductible of the travel insurance is 1,500 SEK.\n")
+    (root / "car.md").write_text("# Car\n\nThe Volvo goes to the garage in May. The mechanic there is Janne.\n")
+    a = make_assistant(**SMALL, learn=False)
+    drain(a.index([root]))
+    volvo = list(a.ask("What is the deductible of the Volvo's insurance?"))[-1].result
+    assert volvo.abstained and "“volvo”" in volvo.answer and "travel" in volvo.evidence[0].path
+    travel = list(a.ask("What is the deductible of the travel insurance?"))[-1].result
+    assert not travel.abstained and "1,500" in travel.answer
+    phone = list(a.ask("What is the phone number of Janne, the mechanic?"))[-1].result
+    assert phone.abstained and "gives no number" in phone.answer and "Janne" in phone.evidence[0].text
+
+
 def test_the_quoted_line_is_shown_before_llama_cpp_loads(tmp_path, make_assistant):
     """A cold ask shows the notes' own line first: the first token needs no LLM, only the evidence."""
     a = make_assistant(**SMALL, learn=False)

@@ -1,15 +1,15 @@
 """The second abstention signal: a number, date or name the question pins down and no close line mentions."""
 
-from assistant.answer.coverage import abstains, specifics, unmentioned
+from assistant.answer.coverage import NO_NUMBER, abstains, specifics, unmentioned
 from assistant.records import Evidence, Pick
 
 
-def line(text: str, heading: str = "") -> Evidence:
-    return Evidence(text, "/notes/a.md", 1, heading, 0.8, 1)
+def line(text: str, heading: str = "", chunk_id: int = 1) -> Evidence:
+    return Evidence(text, "/notes/a.md", 1, heading, 0.8, chunk_id)
 
 
-def pick(text: str, heading: str = "") -> Pick:
-    return Pick(1, 1, "/notes/a.md", 1, 3, heading, 0.8, 0.5, 1.0, 1.0, text=text)
+def pick(text: str, heading: str = "", chunk_id: int = 1) -> Pick:
+    return Pick(1, chunk_id, "/notes/a.md", 1, 3, heading, 0.8, 0.5, 1.0, 1.0, text=text)
 
 
 def test_specifics_are_numbers_dates_and_names_not_question_words():
@@ -52,3 +52,35 @@ def test_documentation_names_code_by_its_parts_and_a_version_is_a_number():
     assert unmentioned("What is the default level of zlib.compress?", [], docs) == []
     assert unmentioned("What is the default level of zstd.compress?", [], docs) == ["zstd.compress"]
     assert specifics("Which salt length does BLAKE2b allow since Python 3.8?") == ({"3.8"}, {"blake2b", "python"})
+
+
+def test_a_rare_name_must_be_in_the_best_lines_own_note_and_a_background_name_in_any_pick():
+    """The travel insurance line is the closest to a question about the Volvo's insurance; its note never
+    says Volvo, while another pick (the car's note) does. Maya runs through the notes and may sit elsewhere."""
+    travel = "Insurer: Nordvakt. Deductible 1,500 SEK per claim."
+    best = [line("Deductible 1,500 SEK per claim.", heading="Travel insurance", chunk_id=1)]
+    picks = [pick(travel, "Travel insurance", chunk_id=1), pick("The Volvo: service, tyres, insurance.", chunk_id=2)]
+    question = "What is the deductible of the Volvo's insurance with Nordvakt?"
+    assert unmentioned(question, best, picks, {"volvo": 0.02, "nordvakt": 0.02}) == ["volvo"]
+    assert unmentioned(question, best, picks, {"volvo": 0.3, "nordvakt": 0.02}) == []  # background: a pick will do
+    assert unmentioned(question, best, picks) == []  # without shares every name is background
+    assert unmentioned("What is the deductible with Nordvakt?", best, picks, {"nordvakt": 0.02}) == []
+
+
+def test_a_question_asking_for_a_number_needs_one_in_the_best_line_beyond_its_own():
+    janne = [line("Mechanic at Mekonomen Majorna: Janne.")]
+    assert unmentioned("What is the phone number of Janne?", janne, []) == [NO_NUMBER]
+    assert unmentioned("What is the phone number of Janne?", [line("Janne: 031-12 34 56.")], []) == []
+    cellar = [line("Storage: cellar room 14-C, padlock code in the password manager.")]
+    assert unmentioned("What is the padlock code for cellar room 14-C?", cellar, []) == [NO_NUMBER]
+    assert unmentioned("What is the code of the key box?", [line("The key box has code LX-4827.")], []) == []
+    assert unmentioned("Who signed the letter?", janne, []) == []  # not a question for a number
+
+
+def test_the_abstention_says_what_the_close_lines_lack():
+    from assistant.core.asker import ABSTAIN_TEXT, abstain_text
+
+    assert abstain_text([]) == ABSTAIN_TEXT
+    assert "no close line mentions “q4”, “volvo”" in abstain_text(["q4", "volvo"])
+    both = abstain_text([NO_NUMBER, "volvo"])
+    assert "“volvo”" in both and "the closest line gives no number" in both and "“a number”" not in both

@@ -185,3 +185,16 @@ def test_retrieval_returns_the_stores_vectors_and_drops_another_process_deletion
     cands = asker.retrieve_vector(query, 20)
     assert sorted(cands.ids.tolist()) == b, "the store wins: deleted chunks are not candidates"
     assert np.array_equal(cands.vectors[np.argsort(cands.ids)], store.vectors(b)[1])
+
+
+def test_mention_shares_count_chunks_by_heading_text_and_path_case_folded(tmp_path):
+    """How much of the notes a name runs through: non-ASCII capitals fold (SQLite's lower() would not)."""
+    store = Store(tmp_path / "a.db")
+    texts = [("Tyres at Däckia Högsbo", "Car"), ("zlib compress level", "zlib"), ("Maya ran", "Log"), ("Maya swam", "Log")]
+    chunks = [Chunk(text, heading, 1, 1, 2) for text, heading in texts]
+    vectors = np.zeros((len(chunks), 8), dtype=np.float32)
+    store.replace_document(path=tmp_path / "Volvo.md", root=tmp_path, fmt="markdown", sha256="s", size=1, mtime=1.0,
+                           chunks=chunks, embeddings=vectors)  # fmt: skip
+    shares = store.mention_shares(["däckia", "maya", "zlib.compress", "volvo", "porto", "."])
+    assert shares == {"däckia": 0.25, "maya": 0.5, "zlib.compress": 0.25, "volvo": 1.0, "porto": 0.0}
+    assert store.mention_shares([]) == {}

@@ -31,11 +31,16 @@ ABSTAIN_TEXT = "Your notes do not seem to answer this. The closest lines are bel
 
 
 def abstain_text(unmentioned: list[str]) -> str:
-    """The abstention, with the reason when it is a specific no close line mentions."""
-    if not unmentioned:
+    """The abstention, with the reason when it is a specific the close lines do not say."""
+    from assistant.answer.coverage import NO_NUMBER
+
+    named = [f"“{w}”" for w in unmentioned if w != NO_NUMBER]
+    reasons = [f"no close line mentions {', '.join(named)}"] if named else []
+    if NO_NUMBER in unmentioned:
+        reasons.append("the closest line gives no number")
+    if not reasons:
         return ABSTAIN_TEXT
-    named = ", ".join(f"“{w}”" for w in unmentioned)
-    return f"Your notes do not seem to answer this: no close line mentions {named}. The closest lines are below."
+    return f"Your notes do not seem to answer this: {'; '.join(reasons)}. The closest lines are below."
 
 
 @dataclass(frozen=True)
@@ -343,7 +348,7 @@ class Asker:
 
     def _find_evidence(self, run: AskRun) -> None:
         """The lines the answer should rest on, from SIFT's picks and NN's (the prompt wants the most relevant)."""
-        from assistant.answer.coverage import abstains, unmentioned
+        from assistant.answer.coverage import abstains
         from assistant.answer.evidence import extract_evidence
 
         try:
@@ -351,9 +356,17 @@ class Asker:
         except (ValueError, RuntimeError) as exc:  # odd text must not cost the answer
             run.note = f"the evidence lines could not be read ({exc}); answered from whole chunks"
         if self.config.abstain_unmentioned:
-            run.unmentioned = unmentioned(run.question, run.evidence, run.picks + run.nn)
+            run.unmentioned = self.unmentioned(run.question, run.evidence, run.picks + run.nn)
         weak = abstains(best_score(run.evidence), run.unmentioned, self.config.abstain_below)
         run.abstained = weak and run.params["context"]
+
+    def unmentioned(self, question: str, evidence: list[Evidence], picks: list[Pick]) -> list[str]:
+        """What the question pins down and the close lines do not say (``coverage.unmentioned``), with each
+        name's share of all the chunks, so that a name that runs through the notes is read as background."""
+        from assistant.answer.coverage import specifics, unmentioned
+
+        shares = self.catalog.store.mention_shares(sorted(specifics(question)[1]))
+        return unmentioned(question, evidence, picks, shares)
 
     @staticmethod
     def _why_not_learn(run: AskRun) -> str | None:

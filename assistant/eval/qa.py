@@ -62,7 +62,6 @@ def valid_condition(name: str) -> bool:
 
 def _question_setup(assistant, q, n: int, corpus: Path) -> dict:
     """Selection, evidence lines and gold-file recall for one question (shared by every condition)."""
-    from assistant.answer.coverage import unmentioned
     from assistant.answer.evidence import extract_evidence
     from assistant.core.asker import picks_of
     from assistant.eval.questions import contains_answer
@@ -71,7 +70,7 @@ def _question_setup(assistant, q, n: int, corpus: Path) -> dict:
     picks = picks_of(sel, cands)
     nn = assistant.asker.nn_alternative(sel, cands)
     evidence = extract_evidence(q.question, picks + nn, assistant.models.embedder)
-    missing = unmentioned(q.question, evidence, picks + nn)
+    missing = assistant.asker.unmentioned(q.question, evidence, picks + nn)
     gold = {str((corpus / src).resolve()) for src in q.sources}
     hits = [contains_answer(e.text, q.answer) for e in evidence] if q.answerable else []
     return {

@@ -244,6 +244,24 @@ class Store:
                 out[r["id"]] = r
         return out
 
+    def mention_shares(self, words: Sequence[str]) -> dict[str, float]:
+        """The share of all chunks whose heading, text or file path holds each word (every dotted part of it),
+        case-folded: how much of the notes' background a name is. One pass over the chunks for all words."""
+        parts = {w: [p for p in w.lower().split(".") if p] for w in dict.fromkeys(words)}
+        parts = {w: ps for w, ps in parts.items() if ps}
+        if not parts:
+            return {}
+        # SQLite's lower() folds ASCII only, and notes say "Bodø" and "Däckia".
+        self.db.conn.create_function("casefold", 1, lambda s: (s or "").lower(), deterministic=True)
+        held = ", ".join("SUM(" + " AND ".join("instr(t, ?) > 0" for _ in ps) + ")" for ps in parts.values())
+        row = self.db.execute(
+            f"SELECT COUNT(*), {held} FROM (SELECT casefold(c.heading || ' ' || c.text || ' ' || d.path) AS t "
+            "FROM chunks c JOIN documents d ON d.id = c.document_id)",
+            [p for ps in parts.values() for p in ps],
+        ).fetchone()
+        total = row[0] or 1
+        return {w: (n or 0) / total for w, n in zip(parts, row[1:])}
+
     def neighbours(self, chunk_id: int, around: int = 1) -> list[dict]:
         """The chunk and up to ``around`` chunks either side of it in the same document."""
         row = self._rows("SELECT document_id, ordinal FROM chunks WHERE id = ?", [chunk_id])
