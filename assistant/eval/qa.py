@@ -260,7 +260,7 @@ def qa_markdown(s: dict) -> str:
         lines.append(f"| {label} | {fmt(*d['contains'][:2], digits=2)} | {fmt(*d['answer_bpb'][:2])} | {d['won']} / {d['lost']} |")
     lines += ["", f"evidence@1 {fmt(*s['evidence_at1'][:2], digits=2)}, evidence@3 {fmt(*s['evidence_at3'][:2], digits=2)} "
               f"(n {s['evidence_at1'][2]}); abstention (best evidence below {s['abstain_below']}"
-              f"{', or a number, date or name no close line mentions' if s.get('abstain_unmentioned') else ''}): {fmt(*s['abstention'][:2], digits=2)} on "
+              f"{', or a specific the close lines do not say' if s.get('abstain_unmentioned') else ''}): {fmt(*s['abstention'][:2], digits=2)} on "
               f"{s['n_unanswerable']} unanswerable, false abstention {fmt(*s['false_abstention'][:2], digits=2)} on "
               f"{s['n_answerable']} answerable. Recall of a gold file among the picks: "
               + ", ".join(f"{m} {fmt(*v[:2], digits=2)}" for m, v in s["recall"].items())]  # fmt: skip
