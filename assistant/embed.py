@@ -62,4 +62,10 @@ class TransformersEmbedder:
 
 
 def load_embedder(folder: Path, device: str = "cpu", batch_size: int = 32) -> Embedder:
+    """A BERT folder (the default MiniLM) runs in plain torch, which a cold ask loads 3 s sooner than
+    transformers' BERT (``embed_bert``); any other encoder goes through transformers."""
+    from assistant.embed_bert import BertEmbedder, supports
+
+    if supports(folder):
+        return BertEmbedder(folder, device=device, batch_size=batch_size)
     return TransformersEmbedder(folder, device=device, batch_size=batch_size)
