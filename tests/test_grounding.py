@@ -106,6 +106,14 @@ def test_split_units_joins_wrapped_lines_and_drops_bylines():
     assert [o for o, _ in units] == [1, 4]
 
 
+def test_a_wrapped_list_item_is_read_whole_and_a_number_opens_its_sentence():
+    text = ("- For Kestrel the contact is Ingrid's team, not the\n  general support line.\n- Page on-call for gaps.\n"
+            "\n1. Open incidents and their state.\n# Heading\nnot part of the heading")  # fmt: skip
+    assert [u for _, u in split_units(text)] == [
+        "For Kestrel the contact is Ingrid's team, not the general support line.", "Page on-call for gaps.",
+        "1. Open incidents and their state.", "not part of the heading"]  # fmt: skip  (a one-word heading says nothing)
+
+
 def test_a_changed_time_is_flagged_and_a_copied_one_is_not(embedder, notes):
     source = pick(str(notes / "mail.txt"), "TAP flight TP753 leaves Copenhagen at 07:40 on 2024-06-14.")
     lines = extract_evidence("When does the flight leave?", [source], embedder)

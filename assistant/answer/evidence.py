@@ -47,11 +47,14 @@ class _Unit:
 
 
 _BLOCK_START = re.compile(r"^\s*([-*+]\s|\d+[.)]\s|#|\||>|\.\. |:\w+:)")
+_LIST_ITEM = re.compile(r"^\s*([-*+]\s|\d+[.)]\s)")
 
 
 def _paragraphs(text: str) -> list[tuple[list[tuple[int, int]], str]]:
     """Each paragraph, hard-wrapped lines joined, with (character position, line offset) of every joined line;
-    list items, table rows and headings stand alone, so a sentence wrapped over two lines is read whole."""
+    list items, table rows and headings start their own, so a sentence wrapped over two lines is read whole.
+    A list item takes the lines that continue it ("- For Kestrel the contact is Ingrid's team, not the" /
+    "  general support line.")."""
     out: list[tuple[list[tuple[int, int]], str]] = []
     open_para = False
     for offset, raw in enumerate(text.splitlines()):
@@ -59,7 +62,8 @@ def _paragraphs(text: str) -> list[tuple[list[tuple[int, int]], str]]:
         if not line or _MARKUP_ONLY.match(line):
             open_para = False
             continue
-        joins = open_para and not _BLOCK_START.match(raw) and not _BLOCK_START.match(out[-1][1])
+        joins = (open_para and not _BLOCK_START.match(raw)
+                 and (not _BLOCK_START.match(out[-1][1]) or _LIST_ITEM.match(out[-1][1])))  # fmt: skip
         if joins and len(out[-1][1]) < 2000:
             starts, para = out[-1]
             out[-1] = ([*starts, (len(para) + 1, offset)], para + " " + line)
@@ -91,6 +95,8 @@ def split_units(text: str) -> list[tuple[int, str]]:
                 merged[-1] = (merged[-1][0], merged[-1][1] + " " + piece)
             else:
                 merged.append((at, piece))
+        if len(merged) > 1 and len(merged[0][1]) < MIN_UNIT_CHARS:  # "1." opens the sentence after it
+            merged[:2] = [(merged[0][0], merged[0][1] + " " + merged[1][1])]
         for at, piece in merged:
             clean = piece.lstrip("#>*-+| ").strip()
             for start in range(0, len(clean), MAX_UNIT_CHARS):
