@@ -98,6 +98,14 @@ def training_model(tmp_path_factory):
     return TrainingModel(default_gguf(), "cpu", tmp_path_factory.mktemp("model-cache"))
 
 
+def share_model_cache(home: Path, training_model) -> None:
+    """Point a home's training-copy cache at the session's: a CLI child or a server started in a fresh home
+    would otherwise dequantise the GGUF again (about 35 s on 2 cores) before its first LoRA step."""
+    cache = home / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "models").symlink_to(training_model.cache_dir / "models", target_is_directory=True)
+
+
 @pytest.fixture(scope="session")
 def generator():
     from assistant.answer.generator import Generator

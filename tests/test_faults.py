@@ -20,7 +20,7 @@ import pytest
 
 from assistant.learn import adapters as adapter_files
 from assistant.storage.vectors import VectorIndex
-from tests.conftest import ROOT
+from tests.conftest import ROOT, share_model_cache
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "assistant.cli"]
@@ -116,14 +116,14 @@ def on_disk_index_agrees(home: Path) -> bool:
 
 
 @pytest.fixture(scope="module")
-def seed(tmp_path_factory) -> Path:
+def seed(tmp_path_factory, training_model) -> Path:
     """One indexed home for the module, made by the real CLI; its model cache is shared by every copy."""
     base = tmp_path_factory.mktemp("seed")
     notes = write_notes(base / "notes", NOTES)
     home = base / "home"
     out = run(home, "index", str(notes))
     assert out.returncode == 0, out.stderr
-    (home / "cache").mkdir(exist_ok=True)
+    share_model_cache(home, training_model)
     return home
 
 

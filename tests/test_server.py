@@ -13,7 +13,7 @@ import sys
 
 import psutil
 import pytest
-from conftest import CORPUS, ROOT, default_ctrl_c
+from conftest import CORPUS, ROOT, default_ctrl_c, share_model_cache
 
 from assistant.server import client
 from assistant.server.protocol import log_path, socket_path, supported
@@ -23,10 +23,11 @@ QUESTION = "What is Kestrel?"
 
 
 @pytest.fixture
-def home(home, make_assistant, monkeypatch):
+def home(home, make_assistant, monkeypatch, training_model):
     """A home dir with two indexed notes, small answers, and any server it starts stopped at the end."""
     monkeypatch.delenv("ASSISTANT_SERVER")
     home.mkdir(parents=True, exist_ok=True)
+    share_model_cache(home, training_model)
     (home / "config.toml").write_text("max_tokens = 8\nk = 20\nn = 4\nkeep_alive = -1\n")
     a = make_assistant()
     for _ in a.index([CORPUS / "projects" / "kestrel"]):
