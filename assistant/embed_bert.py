@@ -33,8 +33,10 @@ class BertEmbedder:
         from safetensors.torch import load_file
         from tokenizers import Tokenizer
 
+        from assistant.embed import embedder_name
+
         self.folder = Path(folder)
-        self.name = self.folder.name if self.folder.name != "model" else self.folder.parent.name
+        self.name = embedder_name(self.folder)
         self.device = device
         self.batch_size = batch_size
         config = json.loads((self.folder / "config.json").read_text())
@@ -50,20 +52,17 @@ class BertEmbedder:
         self._torch = torch
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        torch = self._torch
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # batches of similar length pad little
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                encodings = self.tokenizer.encode_batch([texts[i] for i in idx])
-                ids, types, mask = (torch.tensor([getattr(e, f) for e in encodings], device=self.device)
-                                    for f in ("ids", "type_ids", "attention_mask"))  # fmt: skip
-                hidden = self._encode(ids, types, mask)
-                weights = mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-                out[idx] = torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
-        return out
+        from assistant.embed import embed_in_batches
+
+        return embed_in_batches(texts, self.batch_size, self.dim, self._pooled)
+
+    def _pooled(self, batch: list[str]):
+        from assistant.embed import mean_pooled
+
+        encodings = self.tokenizer.encode_batch(batch)
+        ids, types, mask = (self._torch.tensor([getattr(e, f) for e in encodings], device=self.device)
+                            for f in ("ids", "type_ids", "attention_mask"))  # fmt: skip
+        return mean_pooled(self._encode(ids, types, mask), mask)
 
     def _encode(self, ids, types, mask):
         F = self._torch.nn.functional

@@ -180,8 +180,10 @@ class SourceLines:
         return guess, ""
 
 
-def extract_evidence(question: str, picks: list[Pick], embedder, *, top: int = TOP_LINES) -> list[Evidence]:
+def extract_evidence(question: str, picks: list[Pick], embedder, *, top: int = TOP_LINES,
+                     query: np.ndarray | None = None) -> list[Evidence]:  # fmt: skip
     """The ``top`` best lines of the distinct picks, best first, the same line across files merged.
+    ``query``: the question's vector, when retrieval has embedded it already.
 
     Callers pass SIFT's picks and NN's: SIFT's spread serves what the adapter learns, while the prompt wants
     the most relevant lines, which NN's closest chunks often hold (README, "Evidence ranking")."""
@@ -190,7 +192,7 @@ def extract_evidence(question: str, picks: list[Pick], embedder, *, top: int = T
         return []
     bare_texts = [u.text for u in units]
     context_texts = [" ".join(x for x in (u.pick.heading, u.before, u.text) if x) for u in units]
-    q = embedder.embed([question])[0]
+    q = embedder.embed([question])[0] if query is None else query
     vectors = unit_vectors(embedder, [*bare_texts, *context_texts])
     bare, context = vectors[: len(units)], vectors[len(units) :]
     lexical = lexical_scores(question, [f"{u.pick.heading} {u.text}" for u in units])

@@ -113,6 +113,7 @@ class AskRun:
     reuse: Path | None = None  # the verified GGUF of a re-used adapter
     picks: list[Pick] = field(default_factory=list)
     nn: list[Pick] = field(default_factory=list)
+    query: np.ndarray | None = None  # the question's vector from retrieval, reused for the evidence lines
     prior: float | None = None
     gguf: Path | None = None  # the adapter answering uses
     adapter: AdapterInfo | None = None
@@ -335,6 +336,7 @@ class Asker:
         yield run.timings.start(StageName.RETRIEVING)
         sel, cands = self.select(run.question, k=p["k"], n=p["n"], method=p["method"], lam=p["lam"])
         run.nn = self.nn_alternative(sel, cands)
+        run.query = cands.query
         yield run.timings.finish(StageName.RETRIEVING, f"{len(cands.ids)} candidates")
         yield run.timings.start(StageName.SELECTING)
         run.prior = float(sel.prior)
@@ -352,7 +354,7 @@ class Asker:
         from assistant.answer.evidence import extract_evidence
 
         try:
-            run.evidence = extract_evidence(run.question, run.picks + run.nn, self.models.embedder)
+            run.evidence = extract_evidence(run.question, run.picks + run.nn, self.models.embedder, query=run.query)
         except (ValueError, RuntimeError) as exc:  # odd text must not cost the answer
             run.note = f"the evidence lines could not be read ({exc}); answered from whole chunks"
         if self.config.abstain_unmentioned:

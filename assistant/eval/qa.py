@@ -69,7 +69,7 @@ def _question_setup(assistant, q, n: int, corpus: Path) -> dict:
     sel, cands = assistant.asker.select(q.question, n=n, method="sift", stop=0.0)
     picks = picks_of(sel, cands)
     nn = assistant.asker.nn_alternative(sel, cands)
-    evidence = extract_evidence(q.question, picks + nn, assistant.models.embedder)
+    evidence = extract_evidence(q.question, picks + nn, assistant.models.embedder, query=cands.query)
     missing = assistant.asker.unmentioned(q.question, evidence, picks + nn)
     gold = {str((corpus / src).resolve()) for src in q.sources}
     hits = [contains_answer(e.text, q.answer) for e in evidence] if q.answerable else []

@@ -42,6 +42,8 @@ class Store:
             conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
             self.db = Database(conn)
             self.db.execute("PRAGMA foreign_keys = ON")
+            # SQLite's lower() folds ASCII only, and notes say "Bodø" and "Däckia" (mention_shares).
+            conn.create_function("casefold", 1, lambda text: (text or "").lower(), deterministic=True)
             if self.db.journal_mode != "wal":
                 self.db.enable_wal()
             migrations.apply(self.db)
@@ -251,8 +253,6 @@ class Store:
         parts = {w: ps for w, ps in parts.items() if ps}
         if not parts:
             return {}
-        # SQLite's lower() folds ASCII only, and notes say "Bodø" and "Däckia".
-        self.db.conn.create_function("casefold", 1, lambda s: (s or "").lower(), deterministic=True)
         held = ", ".join("SUM(" + " AND ".join("instr(t, ?) > 0" for _ in ps) + ")" for ps in parts.values())
         row = self.db.execute(
             f"SELECT COUNT(*), {held} FROM (SELECT casefold(c.heading || ' ' || c.text || ' ' || d.path) AS t "
