@@ -83,4 +83,31 @@ def test_the_abstention_says_what_the_close_lines_lack():
     assert abstain_text([]) == ABSTAIN_TEXT
     assert "no close line mentions “q4”, “volvo”" in abstain_text(["q4", "volvo"])
     both = abstain_text([NO_NUMBER, "volvo"])
+    assert "gives no reference" in abstain_text(["a reference"])
     assert "“volvo”" in both and "the closest line gives no number" in both and "“a number”" not in both
+
+
+def test_a_question_asking_for_a_reference_needs_one_in_the_best_line():
+    """The hotel's price line is the closest to its booking reference, and holds numbers, but no reference."""
+    from assistant.answer.coverage import NO_REFERENCE
+
+    price = [line("Airport hotel: Clarion Hotel Copenhagen Airport, 1,390 DKK for one night, booked for the 13th.")]
+    question = "What is the booking reference of the Clarion Hotel Copenhagen Airport?"
+    assert unmentioned(question, price, []) == [NO_REFERENCE]
+    assert unmentioned(question, [line("Clarion Hotel Copenhagen Airport, booking reference CL-20931.")], []) == []
+    assert unmentioned("What is the serial number of the sensor?", [line("Sensor: 4471952, installed May.")], []) == []
+    assert unmentioned("What is the serial number of the sensor?", [line("Sensor installed on the 3rd, 2kg.")], []) \
+        == [NO_REFERENCE]  # fmt: skip
+
+
+def test_words_that_only_look_like_specifics_are_not_required():
+    """"may be" is no month, "by code in which module" asks for no code; a hyphenated name is read by its parts."""
+    assert specifics("Which dbm module may back a shelf?") == (set(), set())
+    assert specifics("What did the service cost in May?") == ({"may"}, set())
+    warn = [line("DeprecationWarning is shown when triggered by code in __main__.")]
+    assert unmentioned("DeprecationWarning is shown by default for code in which module?", warn, []) == []
+    server = [line("Below is an example of an HTTP server that avoids KeyboardInterrupt.", heading="Example")]
+    picks = [pick("On SIGINT the server stays safe. Below is an example of an HTTP server.", "Example")]
+    assert unmentioned("Which class does the SIGINT-safe server use?", server, picks, {"sigint-safe": 0.0}) == []
+    assert unmentioned("Which class does the SIGHUP-safe server use?", server, picks, {"sighup-safe": 0.0}) == [
+        "sighup-safe"]  # fmt: skip

@@ -78,6 +78,11 @@ def test_qa_protocol_tiny_slice(tmp_path, warm_assistant):
                                       "learn[evidence]+evidence − evidence"}  # fmt: skip
     quoted = rows[0]["conditions"]["quoted"]
     assert quoted["generated"].startswith(f"“{' '.join(rows[0]['evidence'][0].split())}” [1]")  # the best line, verbatim
+    drain(run_qa(a, questions, tmp_path / "lines", CORPUS.resolve(), n=2, conditions=[]))  # --evidence-only
+    lines = load_rows(tmp_path / "lines" / "qa.jsonl")
+    assert all(r["conditions"] == {} and r["learn_seconds"] == {} for r in lines)
+    assert [r["evidence"] for r in lines] == [r["evidence"] for r in rows]  # the same lines, nothing generated
+    assert "evidence@3" in qa_markdown(qa_summary(lines))
 
 
 def test_python_docs_installs_when_missing_and_says_so_when_it_cannot(tmp_path):

@@ -114,6 +114,20 @@ def test_a_wrapped_list_item_is_read_whole_and_a_number_opens_its_sentence():
         "1. Open incidents and their state.", "not part of the heading"]  # fmt: skip  (a one-word heading says nothing)
 
 
+def test_a_term_and_its_indented_definition_are_one_unit_and_wrapped_numbers_stay_in_their_sentence():
+    """reST writes a default in the signature and the subject in the line above the value; a wrapped line may open
+    with "45." or a role and still continue its sentence."""
+    text = (".. function:: timeit(stmt='pass', number=1000000)\n\n   Run the statement *number* times.\n"
+            "   The length of *data* should be at most\n   45. If *hide* is true, the names\n"
+            "   :attr:`curdir` are hidden.\n\n.. option:: --json-lines\n\n   Parse every input line.\n\n"
+            "Steps:\n1. Mix the flour\n2. Add water and salt")  # fmt: skip
+    assert [u for _, u in split_units(text)] == [
+        ".. function:: timeit(stmt='pass', number=1000000) Run the statement *number* times.",
+        "The length of *data* should be at most 45.", "If *hide* is true, the names :attr:`curdir` are hidden.",
+        ".. option:: --json-lines Parse every input line.", "1. Mix the flour", "2. Add water and salt"]  # fmt: skip
+    assert [o for o, _ in split_units(text)][:3] == [0, 3, 4]  # the signature's line, where the source opens
+
+
 def test_a_changed_time_is_flagged_and_a_copied_one_is_not(embedder, notes):
     source = pick(str(notes / "mail.txt"), "TAP flight TP753 leaves Copenhagen at 07:40 on 2024-06-14.")
     lines = extract_evidence("When does the flight leave?", [source], embedder)

@@ -48,27 +48,42 @@ class _Unit:
 
 _BLOCK_START = re.compile(r"^\s*([-*+]\s|\d+[.)]\s|#|\||>|\.\. |:\w+:)")
 _LIST_ITEM = re.compile(r"^\s*([-*+]\s|\d+[.)]\s)")
+_LEAD_MARKER = re.compile(r"^(?:[#>|]+\s*|[-*+]\s+)+")  # a heading's #, a quote, a bullet; not *emphasis*
+_MID_SENTENCE_START = re.compile(r"^\s*(\d+[.)]\s|:\w+:`)")  # a number or a reST role can open a wrapped line
+
+
+def _indent(raw: str) -> int:
+    return len(raw) - len(raw.lstrip())
 
 
 def _paragraphs(text: str) -> list[tuple[list[tuple[int, int]], str]]:
     """Each paragraph, hard-wrapped lines joined, with (character position, line offset) of every joined line;
     list items, table rows and headings start their own, so a sentence wrapped over two lines is read whole.
     A list item takes the lines that continue it ("- For Kestrel the contact is Ingrid's team, not the" /
-    "  general support line.")."""
+    "  general support line."). A one-line term followed by an indented definition is one paragraph with it:
+    ".. function:: timeit(..., number=1000000)" and the sentence under it, "--json-lines" and "Parse every
+    input line as separate JSON object.", each say half of the fact."""
     out: list[tuple[list[tuple[int, int]], str]] = []
     open_para = False
+    closed = False  # the open paragraph takes no wrapped lines: a heading, a table row, a directive
+    term_indent = None  # the indent of a one-line paragraph that a more indented one may define
     for offset, raw in enumerate(text.splitlines()):
         line = raw.strip()
         if not line or _MARKUP_ONLY.match(line):
             open_para = False
             continue
-        joins = (open_para and not _BLOCK_START.match(raw)
-                 and (not _BLOCK_START.match(out[-1][1]) or _LIST_ITEM.match(out[-1][1])))  # fmt: skip
-        if joins and len(out[-1][1]) < 2000:
+        block = _BLOCK_START.match(raw) and not (
+            # "at most" / "45. If ..." and "defaults to" / ":attr:`x`." are a sentence wrapped, not a list
+            _MID_SENTENCE_START.match(raw) and open_para and not closed and not _LIST_ITEM.match(out[-1][1])
+            and not out[-1][1].endswith((".", ":", ";", "!", "?")))  # fmt: skip
+        defines = not open_para and term_indent is not None and _indent(raw) > term_indent and not block
+        if (defines and len(out[-1][1]) < 200) or (open_para and not block and not closed and len(out[-1][1]) < 2000):
             starts, para = out[-1]
             out[-1] = ([*starts, (len(para) + 1, offset)], para + " " + line)
+            closed, term_indent = False, None
         else:
             out.append(([(0, offset)], line))
+            closed, term_indent = bool(block and not _LIST_ITEM.match(raw)), _indent(raw)
         open_para = True
     return out
 
@@ -98,7 +113,7 @@ def split_units(text: str) -> list[tuple[int, str]]:
         if len(merged) > 1 and len(merged[0][1]) < MIN_UNIT_CHARS:  # "1." opens the sentence after it
             merged[:2] = [(merged[0][0], merged[0][1] + " " + merged[1][1])]
         for at, piece in merged:
-            clean = piece.lstrip("#>*-+| ").strip()
+            clean = _LEAD_MARKER.sub("", piece).strip()
             for start in range(0, len(clean), MAX_UNIT_CHARS):
                 window = clean[start : start + MAX_UNIT_CHARS]
                 if _informative(window):

@@ -113,9 +113,10 @@ def _names(allowed, valid=None):
 @click.option("--conditions", default=",".join(QA_CONDITIONS), show_default=True, callback=_names(QA_CONDITIONS, valid_condition),
               help="Conditions to run, comma-separated; learn[RECIPE]+evidence pins a learned one to one recipe.")
 @click.option("--recipes", default=None, callback=_names(RECIPES), help="Training recipes, comma-separated; each learned condition runs once per recipe (default: the config's recipe).")
+@click.option("--evidence-only", is_flag=True, help="Generate no answers: retrieval, evidence lines and abstention only (about a second a question).")
 @home_option
 @user_errors
-def eval_qa(corpus, questions, out, n, conditions, recipes, home):
+def eval_qa(corpus, questions, out, n, conditions, recipes, evidence_only, home):
     """Question answering on an indexed corpus: base, context, learning, learning + context."""
     from assistant.eval.calibrate import calibration_markdown
     from assistant.eval.qa import qa_markdown, qa_summary, run_qa
@@ -127,7 +128,7 @@ def eval_qa(corpus, questions, out, n, conditions, recipes, home):
 
     render_index(console(), assistant.index([corpus]), quiet=True)
     render_eval(console(), run_qa(assistant, questions or corpus / "QUESTIONS.md", out, corpus.resolve(), n=n,
-                                      conditions=conditions, recipes=recipes))
+                                      conditions=[] if evidence_only else conditions, recipes=recipes))
     rows = load_rows(out / "qa.jsonl")
     summary = qa_summary(rows, assistant.config.abstain_below, assistant.config.abstain_unmentioned)
     (out / "qa-summary.json").write_text(json.dumps(summary, indent=2))

@@ -120,7 +120,8 @@ def _condition(assistant, q, setup: dict, kind: str, recipe: str | None, lora, a
 def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int = 8, conditions: list[str] | None = None,
            recipes: list[str] | None = None) -> Iterator:  # fmt: skip
     """The QA protocol over an indexed corpus; results go to ``out/qa.jsonl`` (resumable). Each recipe trains
-    its own adapter per question on the same picks; every condition sees the same evidence."""
+    its own adapter per question on the same picks; every condition sees the same evidence. ``conditions=[]``
+    generates nothing: the rows hold retrieval, the evidence lines and abstention only."""
     from assistant.eval.questions import parse_questions
     from assistant.learn.lora_gguf import export_gguf
     from assistant.learn.recipes import build_examples
@@ -131,7 +132,7 @@ def run_qa(assistant, questions_path: Path, out: Path, corpus: Path, *, n: int =
     done = _done_keys(results)
     questions = parse_questions(questions_path)
     cfg, models = assistant.config, assistant.models
-    plan = plan_conditions(conditions or list(QA_CONDITIONS), recipes or [cfg.recipe])
+    plan = plan_conditions(list(QA_CONDITIONS) if conditions is None else conditions, recipes or [cfg.recipe])
     recipes = list(dict.fromkeys(r for _, r in plan.values() if r))
     store = assistant.store
     corpus_text = " ".join(r["text"] for r in store.chunks(store.chunk_ids().tolist()).values()).lower()
