@@ -128,6 +128,18 @@ def test_a_term_and_its_indented_definition_are_one_unit_and_wrapped_numbers_sta
     assert [o for o, _ in split_units(text)][:3] == [0, 3, 4]  # the signature's line, where the source opens
 
 
+def test_a_question_for_a_default_favours_the_line_that_sets_its_word():
+    from assistant.answer.evidence import default_settings
+
+    lines = [".. class:: mmap(fileno, length, flags=MAP_SHARED, prot=PROT_READ)", "*flags* specifies the mapping.",
+             "level=9 compresses most."]  # fmt: skip
+    assert default_settings("Which flags does mmap use if flags is not given?", lines).tolist() == [1.0, 0.0, 0.0]
+    assert default_settings("What is the default compression level?", lines).tolist() == [0.0, 0.0, 1.0]
+    assert default_settings("Which flags does mmap take?", lines).tolist() == [0.0, 0.0, 0.0]  # no default asked
+    text = ".. class:: mmap(fileno, flags=MAP_SHARED)\n   :noindex:\n\n   Maps *length* bytes of the file."
+    assert [u for _, u in split_units(text)] == [".. class:: mmap(fileno, flags=MAP_SHARED) Maps *length* bytes of the file."]
+
+
 def test_a_changed_time_is_flagged_and_a_copied_one_is_not(embedder, notes):
     source = pick(str(notes / "mail.txt"), "TAP flight TP753 leaves Copenhagen at 07:40 on 2024-06-14.")
     lines = extract_evidence("When does the flight leave?", [source], embedder)
