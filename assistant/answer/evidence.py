@@ -47,6 +47,7 @@ class _Unit:
     pick: Pick
     offset: int  # line offset inside the chunk text
     before: str  # the unit before it in the same chunk
+    subject: str = ""  # the term it defines part of, read with it as its heading is
 
 
 _BLOCK_START = re.compile(r"^\s*([-*+]\s|\d+[.)]\s|#|\||>|\.\. |:\w+:)")
@@ -60,35 +61,50 @@ def _indent(raw: str) -> int:
     return len(raw) - len(raw.lstrip())
 
 
-def _paragraphs(text: str) -> list[tuple[list[tuple[int, int]], str]]:
-    """Each paragraph, hard-wrapped lines joined, with (character position, line offset) of every joined line;
-    list items, table rows and headings start their own, so a sentence wrapped over two lines is read whole.
-    A list item takes the lines that continue it ("- For Kestrel the contact is Ingrid's team, not the" /
-    "  general support line."). A one-line term followed by an indented definition is one paragraph with it:
+@dataclass
+class _Para:
+    starts: list[tuple[int, int]]  # (character position, line offset) of every joined line
+    text: str
+    subject: str = ""  # the term whose indented definition holds this paragraph (".. attribute:: Repr.maxstring")
+
+
+def _paragraphs(text: str) -> list[_Para]:
+    """Each paragraph, hard-wrapped lines joined; list items, table rows and headings start their own, so a
+    sentence wrapped over two lines is read whole. A list item takes the lines that continue it ("- For Kestrel
+    the contact is Ingrid's team, not the" / "  general support line.").
+
+    A one-line term followed by an indented definition is one paragraph with the definition's first lines:
     ".. function:: timeit(..., number=1000000)" and the sentence under it, "--json-lines" and "Parse every
-    input line as separate JSON object.", each say half of the fact."""
-    out: list[tuple[list[tuple[int, int]], str]] = []
+    input line as separate JSON object.", each say half of the fact. The definition's later paragraphs keep the
+    term as their subject, as a section keeps its heading: "The default is ``30``." under Repr.maxstring."""
+    out: list[_Para] = []
     open_para = False
     closed = False  # the open paragraph takes no wrapped lines: a heading, a table row, a directive
     term_indent = None  # the indent of a one-line paragraph that a more indented one may define
+    terms: list[tuple[int, str]] = []  # (indent, term) of the definitions the current line sits in
     for offset, raw in enumerate(text.splitlines()):
         line = raw.strip()
         if not line or _MARKUP_ONLY.match(line):
             open_para = False
             continue
-        if open_para and term_indent is not None and out[-1][1].startswith(".. ") and _DIRECTIVE_OPTION.match(raw):
+        if open_para and term_indent is not None and out[-1].text.startswith(".. ") and _DIRECTIVE_OPTION.match(raw):
             continue  # ".. class:: mmap(...)" / "   :noindex:": the option is no part of the term or its definition
         block = _BLOCK_START.match(raw) and not (
             # "at most" / "45. If ..." and "defaults to" / ":attr:`x`." are a sentence wrapped, not a list
-            _MID_SENTENCE_START.match(raw) and open_para and not closed and not _LIST_ITEM.match(out[-1][1])
-            and not out[-1][1].endswith((".", ":", ";", "!", "?")))  # fmt: skip
+            _MID_SENTENCE_START.match(raw) and open_para and not closed and not _LIST_ITEM.match(out[-1].text)
+            and not out[-1].text.endswith((".", ":", ";", "!", "?")))  # fmt: skip
         defines = not open_para and term_indent is not None and _indent(raw) > term_indent and not block
-        if (defines and len(out[-1][1]) < 200) or (open_para and not block and not closed and len(out[-1][1]) < 2000):
-            starts, para = out[-1]
-            out[-1] = ([*starts, (len(para) + 1, offset)], para + " " + line)
+        if defines and len(out[-1].text) < 200:
+            terms.append((term_indent, out[-1].text))
+        if (defines and len(out[-1].text) < 200) or (open_para and not block and not closed and len(out[-1].text) < 2000):
+            para = out[-1]
+            para.starts.append((len(para.text) + 1, offset))
+            para.text += " " + line
             closed, term_indent = False, None
         else:
-            out.append(([(0, offset)], line))
+            while terms and terms[-1][0] >= _indent(raw):
+                terms.pop()
+            out.append(_Para([(0, offset)], line, terms[-1][1] if terms else ""))
             closed, term_indent = bool(block and not _LIST_ITEM.match(raw)), _indent(raw)
         open_para = True
     return out
@@ -105,12 +121,17 @@ def _informative(unit: str) -> bool:
 
 def split_units(text: str) -> list[tuple[int, str]]:
     """(line offset, text) for each sentence of a chunk; a 10,000-character run becomes windows."""
-    out: list[tuple[int, str]] = []
-    for starts, para in _paragraphs(text):
+    return [(offset, unit) for offset, unit, _ in _sentences(text)]
+
+
+def _sentences(text: str) -> list[tuple[int, str, str]]:
+    """(line offset, text, subject) for each sentence of a chunk (see ``_Para.subject``)."""
+    out: list[tuple[int, str, str]] = []
+    for para in _paragraphs(text):
         position = 0
         merged: list[tuple[int, str]] = []
-        for piece in _SENTENCE_END.split(para):
-            at = para.index(piece, position)
+        for piece in _SENTENCE_END.split(para.text):
+            at = para.text.index(piece, position)
             position = at + len(piece)
             if merged and len(piece) < MIN_UNIT_CHARS:
                 merged[-1] = (merged[-1][0], merged[-1][1] + " " + piece)
@@ -123,7 +144,7 @@ def split_units(text: str) -> list[tuple[int, str]]:
             for start in range(0, len(clean), MAX_UNIT_CHARS):
                 window = clean[start : start + MAX_UNIT_CHARS]
                 if _informative(window):
-                    out.append((_line_at(starts, at + start), window))
+                    out.append((_line_at(para.starts, at + start), window, para.subject))
     return out
 
 
@@ -212,11 +233,11 @@ def extract_evidence(question: str, picks: list[Pick], embedder, *, top: int = T
     if not units:
         return []
     bare_texts = [u.text for u in units]
-    context_texts = [" ".join(x for x in (u.pick.heading, u.before, u.text) if x) for u in units]
+    context_texts = [" ".join(x for x in (u.pick.heading, u.subject, u.before, u.text) if x) for u in units]
     q = embedder.embed([question])[0] if query is None else query
     vectors = unit_vectors(embedder, [*bare_texts, *context_texts])
     bare, context = vectors[: len(units)], vectors[len(units) :]
-    lexical = lexical_scores(question, [f"{u.pick.heading} {u.text}" for u in units])
+    lexical = lexical_scores(question, [f"{u.pick.heading} {u.subject} {u.text}" for u in units])
     scores = WEIGHTS["context"] * (context @ q) + WEIGHTS["bare"] * (bare @ q) + WEIGHTS["lexical"] * lexical
     scores = scores + DEFAULT_BONUS * default_settings(question, bare_texts)
     return _merge(units, scores, bare, top)
@@ -244,8 +265,8 @@ def _units(picks: list[Pick]) -> list[_Unit]:
             continue
         seen.add(pick.chunk_id)
         before = ""
-        for offset, text in split_units(pick.text):
-            units.append(_Unit(text, pick, offset, before))
+        for offset, text, subject in _sentences(pick.text):
+            units.append(_Unit(text, pick, offset, before, subject))
             before = text
     return units
 
