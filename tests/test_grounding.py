@@ -128,6 +128,20 @@ def test_a_term_and_its_indented_definition_are_one_unit_and_wrapped_numbers_sta
     assert [o for o, _ in split_units(text)][:3] == [0, 3, 4]  # the signature's line, where the source opens
 
 
+def test_the_sentences_of_a_definition_keep_its_term_as_their_subject():
+    from assistant.answer.evidence import _sentences
+
+    text = (".. class:: Repr()\n\n   Formatting services.\n\n   .. attribute:: Repr.maxstring\n\n"
+            "      Limit on the characters.  The default is ``30``.\n\n      More on the limit here.\n\n   Back in the class body.\n\n"
+            "Top level again, outside it.")  # fmt: skip
+    assert [(unit, subject) for _, unit, subject in _sentences(text)] == [
+        (".. class:: Repr() Formatting services.", ""),
+        (".. attribute:: Repr.maxstring Limit on the characters.", ".. class:: Repr()"),
+        ("The default is ``30``.", ".. attribute:: Repr.maxstring"),
+        ("More on the limit here.", ".. attribute:: Repr.maxstring"),
+        ("Back in the class body.", ".. class:: Repr()"), ("Top level again, outside it.", "")]  # fmt: skip
+
+
 def test_a_question_for_a_default_favours_the_line_that_sets_its_word():
     from assistant.answer.evidence import default_settings
 

@@ -66,6 +66,7 @@ class _Para:
     starts: list[tuple[int, int]]  # (character position, line offset) of every joined line
     text: str
     subject: str = ""  # the term whose indented definition holds this paragraph (".. attribute:: Repr.maxstring")
+    term: str = ""  # the term this paragraph opens with, the subject of its later sentences
 
 
 def _paragraphs(text: str) -> list[_Para]:
@@ -96,6 +97,7 @@ def _paragraphs(text: str) -> list[_Para]:
         defines = not open_para and term_indent is not None and _indent(raw) > term_indent and not block
         if defines and len(out[-1].text) < 200:
             terms.append((term_indent, out[-1].text))
+            out[-1].term = out[-1].text
         if (defines and len(out[-1].text) < 200) or (open_para and not block and not closed and len(out[-1].text) < 2000):
             para = out[-1]
             para.starts.append((len(para.text) + 1, offset))
@@ -139,12 +141,13 @@ def _sentences(text: str) -> list[tuple[int, str, str]]:
                 merged.append((at, piece))
         if len(merged) > 1 and len(merged[0][1]) < MIN_UNIT_CHARS:  # "1." opens the sentence after it
             merged[:2] = [(merged[0][0], merged[0][1] + " " + merged[1][1])]
-        for at, piece in merged:
+        for n, (at, piece) in enumerate(merged):
+            subject = para.term if n and para.term else para.subject
             clean = _LEAD_MARKER.sub("", piece).strip()
             for start in range(0, len(clean), MAX_UNIT_CHARS):
                 window = clean[start : start + MAX_UNIT_CHARS]
                 if _informative(window):
-                    out.append((_line_at(para.starts, at + start), window, para.subject))
+                    out.append((_line_at(para.starts, at + start), window, subject))
     return out
 
 
