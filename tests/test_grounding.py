@@ -132,7 +132,8 @@ def test_the_sentences_of_a_definition_keep_its_term_as_their_subject():
     from assistant.answer.evidence import _sentences
 
     text = (".. class:: Repr()\n\n   Formatting services.\n\n   .. attribute:: Repr.maxstring\n\n"
-            "      Limit on the characters.  The default is ``30``.\n\n      More on the limit here.\n\n   Back in the class body.\n\n"
+            "      Limit on the characters.  The default is ``30``.\n\n      More on the limit here.\n\n"
+            "   Back in the class body.\n\n"
             "Top level again, outside it.")  # fmt: skip
     assert [(unit, subject) for _, unit, subject in _sentences(text)] == [
         (".. class:: Repr() Formatting services.", ""),
@@ -151,7 +152,8 @@ def test_a_question_for_a_default_favours_the_line_that_sets_its_word():
     assert default_settings("What is the default compression level?", lines).tolist() == [0.0, 0.0, 1.0]
     assert default_settings("Which flags does mmap take?", lines).tolist() == [0.0, 0.0, 0.0]  # no default asked
     text = ".. class:: mmap(fileno, flags=MAP_SHARED)\n   :noindex:\n\n   Maps *length* bytes of the file."
-    assert [u for _, u in split_units(text)] == [".. class:: mmap(fileno, flags=MAP_SHARED) Maps *length* bytes of the file."]
+    assert [u for _, u in split_units(text)] == [
+        ".. class:: mmap(fileno, flags=MAP_SHARED) Maps *length* bytes of the file."]
 
 
 def test_a_changed_time_is_flagged_and_a_copied_one_is_not(embedder, notes):

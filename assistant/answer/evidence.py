@@ -98,7 +98,8 @@ def _paragraphs(text: str) -> list[_Para]:
         if defines and len(out[-1].text) < 200:
             terms.append((term_indent, out[-1].text))
             out[-1].term = out[-1].text
-        if (defines and len(out[-1].text) < 200) or (open_para and not block and not closed and len(out[-1].text) < 2000):
+        wraps = open_para and not block and not closed and len(out[-1].text) < 2000
+        if (defines and len(out[-1].text) < 200) or wraps:
             para = out[-1]
             para.starts.append((len(para.text) + 1, offset))
             para.text += " " + line
