@@ -21,7 +21,8 @@ Numbers are checked only against the top lines, because "at 30 °C" must be in t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from assistant.records import Evidence, Pick
 
@@ -46,6 +47,24 @@ _ORDINAL_OR_QUANTITY = re.compile(r"\d+(st|nd|rd|th|[kmgt]?b|ms|s|min|h|km|kg|g|
 _TOKEN = re.compile(r"\w(?:[\w\-.:/']*\w)?", re.UNICODE)
 _NUMBER = re.compile(r"[\d.,:/\-]*\d[\d.,:/\-]*")  # 30, 2024, 3.8, 07:40, 1,390
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})(?:-\d{2})?\b")
+
+
+@dataclass(frozen=True)
+class AskedKind:
+    """A kind of answer a question can ask for, and how a token of the best line reads as one."""
+
+    gap: str  # what ``unmentioned`` reports when the best line holds none
+    asks: re.Pattern
+    reads_as: Callable[[str], bool]
+    reason: str  # how the abstention says it
+
+
+# The first kind a question asks for is the one checked: a booking number asks for a reference, not any number.
+ASKED_KINDS = (
+    AskedKind(NO_REFERENCE, _ASKS_REFERENCE, lambda t: bool(_REFERENCE.fullmatch(t))
+              and not _ORDINAL_OR_QUANTITY.fullmatch(t), "the closest line gives no reference"),
+    AskedKind(NO_NUMBER, _ASKS_NUMBER, lambda t: any(ch.isdigit() for ch in t), "the closest line gives no number"),
+)  # fmt: skip
 # Words a question opens with or leans on; capitalised only because they start a clause.
 _COMMON = frozenset(
     "a an and are as at be by can could did do does for from has have how i in is it its me my of on or our "
@@ -89,20 +108,17 @@ def unmentioned(question: str, evidence: list[Evidence], picks: list[Pick],
     chunks = lines + " " + _spelled_dates(" ".join(f"{p.heading} {p.text}" for p in picks)).lower()
     # The best line's note only: widening to the top 3 lines' notes passed one more unanswerable question on
     # the notes (0.85 -> 0.77) to spare one false abstention on evalsets/pydocs-dev.
-    owns = [_own_note(e, picks) for e in evidence[:1]]
+    own = _own_note(evidence[0], picks) if evidence else ""
     missing = {v for v in values if v not in lines}
     for name in names:
         background = shares is None or shares.get(name, 0.0) >= AMBIENT_SHARE
         # Documentation writes zlib.compress as "compress" under a zlib heading: each dotted part must appear
         # ("SIGINT-safe": each part too).
-        parts = [part for part in re.split(r"[.\-]", name) if part]
-        if not any(all(part in note for part in parts) for note in ([chunks] if background else owns)):
+        if not all(part in (chunks if background else own) for part in re.split(r"[.\-]", name) if part):
             missing.add(name)
-    if evidence and _ASKS_REFERENCE.search(question):
-        if not _gives_reference(evidence[0].text, question):
-            missing.add(NO_REFERENCE)
-    elif evidence and _ASKS_NUMBER.search(question) and not _gives_number(evidence[0].text, question):
-        missing.add(NO_NUMBER)
+    kind = next((k for k in ASKED_KINDS if k.asks.search(question)), None)
+    if evidence and kind and not _gives(kind, evidence[0].text, question):
+        missing.add(kind.gap)
     return sorted(missing)
 
 
@@ -112,17 +128,10 @@ def _own_note(line: Evidence, picks: list[Pick]) -> str:
     return _spelled_dates(" ".join([line.heading, line.text, chunk, *line.files, line.path])).lower()
 
 
-def _gives_number(text: str, question: str) -> bool:
-    """Does the line hold a token with a digit (07:40, 4,720, LX-4471) that the question does not?"""
+def _gives(kind: AskedKind, text: str, question: str) -> bool:
+    """Does the line hold a token of the kind asked for that the question does not hold itself?"""
     asked = {t.lower() for t in _TOKEN.findall(question)}
-    return any(any(ch.isdigit() for ch in t) and t.lower() not in asked for t in _TOKEN.findall(text))
-
-
-def _gives_reference(text: str, question: str) -> bool:
-    """Does the line hold a token that reads as a reference (LX-4471, 4471952) that the question does not?"""
-    asked = {t.lower() for t in _TOKEN.findall(question)}
-    return any(_REFERENCE.fullmatch(t) and not _ORDINAL_OR_QUANTITY.fullmatch(t) and t.lower() not in asked
-               for t in _TOKEN.findall(text))  # fmt: skip
+    return any(kind.reads_as(t) and t.lower() not in asked for t in _TOKEN.findall(text))
 
 
 def best_score(evidence: list[Evidence]) -> float:

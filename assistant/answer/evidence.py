@@ -94,12 +94,13 @@ def _paragraphs(text: str) -> list[_Para]:
             # "at most" / "45. If ..." and "defaults to" / ":attr:`x`." are a sentence wrapped, not a list
             _MID_SENTENCE_START.match(raw) and open_para and not closed and not _LIST_ITEM.match(out[-1].text)
             and not out[-1].text.endswith((".", ":", ";", "!", "?")))  # fmt: skip
-        defines = not open_para and term_indent is not None and _indent(raw) > term_indent and not block
-        if defines and len(out[-1].text) < 200:
+        defines = (not open_para and term_indent is not None and _indent(raw) > term_indent and not block
+                   and len(out[-1].text) < 200)  # fmt: skip
+        if defines:
             terms.append((term_indent, out[-1].text))
             out[-1].term = out[-1].text
         wraps = open_para and not block and not closed and len(out[-1].text) < 2000
-        if (defines and len(out[-1].text) < 200) or wraps:
+        if defines or wraps:
             para = out[-1]
             para.starts.append((len(para.text) + 1, offset))
             para.text += " " + line

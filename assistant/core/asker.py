@@ -32,14 +32,12 @@ ABSTAIN_TEXT = "Your notes do not seem to answer this. The closest lines are bel
 
 def abstain_text(unmentioned: list[str]) -> str:
     """The abstention, with the reason when it is a specific the close lines do not say."""
-    from assistant.answer.coverage import NO_NUMBER, NO_REFERENCE
+    from assistant.answer.coverage import ASKED_KINDS
 
-    named = [f"“{w}”" for w in unmentioned if w not in (NO_NUMBER, NO_REFERENCE)]
+    kinds = {k.gap: k.reason for k in ASKED_KINDS}
+    named = [f"“{w}”" for w in unmentioned if w not in kinds]
     reasons = [f"no close line mentions {', '.join(named)}"] if named else []
-    if NO_NUMBER in unmentioned:
-        reasons.append("the closest line gives no number")
-    if NO_REFERENCE in unmentioned:
-        reasons.append("the closest line gives no reference")
+    reasons += [kinds[w] for w in unmentioned if w in kinds]
     if not reasons:
         return ABSTAIN_TEXT
     return f"Your notes do not seem to answer this: {'; '.join(reasons)}. The closest lines are below."
