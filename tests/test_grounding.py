@@ -143,6 +143,16 @@ def test_the_sentences_of_a_definition_keep_its_term_as_their_subject():
         ("Back in the class body.", ".. class:: Repr()"), ("Top level again, outside it.", "")]  # fmt: skip
 
 
+def test_a_signature_continued_with_a_backslash_is_one_term():
+    from assistant.answer.evidence import _sentences
+
+    text = (".. class:: HTTPSConnection(host, port=None, \\\n                           blocksize=8192)\n\n"
+            "   A subclass that uses SSL.  Default port is ``443``.")  # fmt: skip
+    assert [(o, unit, subject) for o, unit, subject in _sentences(text)] == [
+        (0, ".. class:: HTTPSConnection(host, port=None, blocksize=8192) A subclass that uses SSL.", ""),
+        (3, "Default port is ``443``.", ".. class:: HTTPSConnection(host, port=None, blocksize=8192)")]
+
+
 def test_a_question_for_a_default_favours_the_line_that_sets_its_word():
     from assistant.answer.evidence import default_settings
 

@@ -113,6 +113,17 @@ def test_overlap_repeats_a_short_previous_paragraph(chunker, token_counter):
         assert prev.text.split("\n\n")[-1] == nxt.text.split("\n\n")[0]
 
 
+def test_a_signature_is_repeated_in_the_chunk_of_its_body(chunker):
+    body = "A subclass that uses SSL for communication with secure servers. Default port is 443. " * 2
+    blocks = [Block("The module provides the following classes and more prose about them here.", 1, 1),
+              Block(".. class:: HTTPSConnection(host, port=None)", 3, 3), Block("   " + body, 5, 6),
+              Block("Packing list:", 8, 8), Block("- a passport and a charger and the tickets " * 4, 9, 9)]  # fmt: skip
+    chunks = chunker(blocks, budget=64, overlap=4)
+    assert [(c.start_line, c.end_line) for c in chunks] == [(1, 3), (3, 8), (8, 9)]  # each lead-in is repeated
+    assert chunks[1].text.startswith(".. class:: HTTPSConnection") and "Default port" in chunks[1].text
+    assert all(c.n_tokens <= 64 for c in chunks)
+
+
 def test_huge_single_line_is_split_by_tokens(chunker):
     line = " ".join(f"word{i}" for i in range(5000))
     chunks = chunker([Block(line, 1, 1)], budget=128)

@@ -68,6 +68,10 @@ class _Para:
     subject: str = ""  # the term whose indented definition holds this paragraph (".. attribute:: Repr.maxstring")
     term: str = ""  # the term this paragraph opens with, the subject of its later sentences
 
+    def join(self, offset: int, line: str) -> None:
+        self.starts.append((len(self.text) + 1, offset))
+        self.text += " " + line
+
 
 def _paragraphs(text: str) -> list[_Para]:
     """Each paragraph, hard-wrapped lines joined; list items, table rows and headings start their own, so a
@@ -90,6 +94,10 @@ def _paragraphs(text: str) -> list[_Para]:
             continue
         if open_para and term_indent is not None and out[-1].text.startswith(".. ") and _DIRECTIVE_OPTION.match(raw):
             continue  # ".. class:: mmap(...)" / "   :noindex:": the option is no part of the term or its definition
+        if open_para and out[-1].text.endswith("\\"):  # "HTTPSConnection(host, port=None, \" goes on: one line
+            out[-1].text = out[-1].text[:-1].rstrip()
+            out[-1].join(offset, line)
+            continue
         block = _BLOCK_START.match(raw) and not (
             # "at most" / "45. If ..." and "defaults to" / ":attr:`x`." are a sentence wrapped, not a list
             _MID_SENTENCE_START.match(raw) and open_para and not closed and not _LIST_ITEM.match(out[-1].text)
@@ -101,9 +109,7 @@ def _paragraphs(text: str) -> list[_Para]:
             out[-1].term = out[-1].text
         wraps = open_para and not block and not closed and len(out[-1].text) < 2000
         if defines or wraps:
-            para = out[-1]
-            para.starts.append((len(para.text) + 1, offset))
-            para.text += " " + line
+            out[-1].join(offset, line)
             closed, term_indent = False, None
         else:
             while terms and terms[-1][0] >= _indent(raw):

@@ -47,12 +47,24 @@ def heading_title(text: str) -> str:
     return " ".join(text.split())
 
 
+_DIRECTIVE = re.compile(r"^\s*\.\. [\w:-]+::")  # ".. class:: HTTPSConnection(...)", ".. versionchanged:: 3.8"
+
+
+def _opens_next(block: Block) -> bool:
+    """A paragraph that introduces the next: a reST directive (a signature, whose body follows) or a line
+    ending in a colon ("Packing list:")."""
+    text = block.text.strip()
+    return bool(_DIRECTIVE.match(text)) or text.endswith(":")
+
+
 def _carry(items: list[tuple[Block, int]], overlap: int, count) -> list[tuple[Block, int]]:
-    """What a chunk cut for size hands to the next: its last paragraph, or that paragraph's last sentence."""
+    """What a chunk cut for size hands to the next: its last paragraph, or that paragraph's last sentence.
+    A paragraph that introduces the next goes whole, however long, so a signature and its body are embedded
+    together ("HTTPSConnection(host, port=None, ...)" over four lines, then "Default port is 443")."""
     if not items or overlap <= 0 or items[-1][0].level:
         return []
     last, n = items[-1]
-    if n <= overlap:
+    if n <= overlap or _opens_next(last):
         return [(last, n)]
     sentence = re.split(r"(?<=[.!?])\s+", last.text.strip())[-1]
     m = count([sentence])[0]
