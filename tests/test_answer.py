@@ -116,3 +116,34 @@ def test_a_quoted_opening_comes_first_and_the_model_goes_on_from_it(generator):
     assert out.text.count("07:40 on 2024-06-14") <= 2  # the model may restate it once, never loop on it
     plain = generator.generate(messages, max_tokens=32)
     assert out != plain  # the opening changes what the model goes on to say
+
+
+def test_the_answer_ends_where_the_model_writes_the_prompt_layout_again(generator, monkeypatch):
+    """Past its answer the 135M model writes a numbered note or a "Question:" of its own: ECHO_STOPS end it there,
+    and no part of the stop string reaches the caller, although it streams in over several tokens."""
+    import assistant.answer.generator as generator_module
+    from assistant.answer.prompt import ECHO_STOPS, Context, quote_opening
+
+    generator.set_adapter(None)
+    lines = ["Book club pick for October 2024; we meet at Café Kanel on 2024-10-08 at 18:30.",
+             'Book club: "The Salt Road" came up again because Hedda Mørk has a new book out.',
+             '2024-10-08 (Café Kanel): "The Salt Road". Lively.']  # fmt: skip
+    contexts = [Context(i, "/n/2024-10.md", i, i, "Journal", line) for i, line in enumerate(lines, 1)]
+    messages = build_messages('Where did the book club meet for "The Salt Road"?', contexts, evidence=True)
+
+    def answer():
+        pieces = []
+        out = generator.generate(messages, max_tokens=48, prefix=quote_opening(lines[0]), on_token=pieces.append)
+        assert "".join(pieces) == out.text
+        return out.text
+
+    monkeypatch.setattr(generator_module, "ECHO_STOPS", ())
+    echoed = answer()
+    monkeypatch.undo()
+    assert any(stop in echoed for stop in ECHO_STOPS), echoed  # the model does write the layout again
+    cut = answer()
+    assert not any(stop in cut for stop in ECHO_STOPS) and echoed.startswith(cut.rstrip()), (cut, echoed)
+    # "\nQuest" streamed so far may open "\nQuestion:": those 6 characters wait for the next token
+    assert generator_module._stop_opening("Kanel.\nQuest", list(ECHO_STOPS)) == 6
+    assert generator_module._stop_opening("Kanel.", list(ECHO_STOPS)) == 0
+

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.answer.prompt import ECHO_STOPS
 from assistant.errors import AdapterError, ModelNotFound
 
 MAX_CACHED_ADAPTERS = 4
@@ -44,6 +45,11 @@ def _file_identity(path: Path) -> tuple:
     except OSError:
         raise AdapterError(f"adapter file not found: {path}") from None
     return (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _stop_opening(text: str, stops: list[str]) -> int:
+    """How many characters at the end of ``text`` could open a stop string: they wait for the next token."""
+    return max((k for s in stops for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
 
 
 class Generator:
@@ -122,9 +128,10 @@ class Generator:
 
     def generate(self, messages: list[dict], *, max_tokens: int = 256, temperature: float = 0.0, seed: int = 0,
                  on_token: Callable[[str], None] | None = None, prefix: str = "", prefix_shown: bool = False) -> Generation:  # fmt: skip
-        """Stream the reply; greedy (deterministic) at temperature 0. Stops at the end of turn, a stop string,
-        ``max_tokens``, or the first repeated sentence (which the caller never sees). ``prefix`` opens the
-        reply: it is shown first (unless the caller already showed it), and the model continues after it."""
+        """Stream the reply; greedy (deterministic) at temperature 0. Stops at the end of turn, a stop string
+        (the chat template's, or ``ECHO_STOPS``), ``max_tokens``, or the first repeated sentence (which the caller
+        never sees). ``prefix`` opens the reply: it is shown first (unless the caller already showed it), and the
+        model continues after it."""
         import codecs
 
         import llama_cpp
@@ -133,12 +140,14 @@ class Generator:
 
         formatted = self.chat_template.format(messages)
         stops = [s for s in ([formatted.stop] if isinstance(formatted.stop, str) else formatted.stop or []) if s]
+        stops += ECHO_STOPS
         tokens = self.llm.tokenize((formatted.prompt + prefix).encode("utf-8"), add_bos=True, special=True)
         self.llm.reset()
         self.llm.eval(tokens)
         sampler = self._sampler(temperature, seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        guard, raw, shown, produced = LoopGuard(), "", [], 0
+        guard, raw, shown, produced = LoopGuard(), prefix, [], 0
+        fed = len(prefix)  # raw[:fed] has gone to the guard; the rest may still open a stop string
         vocab = self.llm._model.vocab
 
         def show(text: str) -> None:
@@ -158,15 +167,17 @@ class Generator:
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     break
                 sampler.accept(token)
-                piece = decoder.decode(self.llm.detokenize([token], special=False))
-                hit = next((s for s in stops if s in raw + piece), None)
-                if hit:  # cut the stop string (and what follows it) out of this piece
-                    piece = (raw + piece).split(hit)[0][len(raw) :]
-                raw += piece
-                show(guard.feed(piece))
+                raw += decoder.decode(self.llm.detokenize([token], special=False))
+                hit = next((s for s in stops if s in raw), None)
+                if hit:  # cut the stop string and what follows it
+                    raw = raw[: raw.index(hit)]
+                safe = len(raw) if hit else len(raw) - _stop_opening(raw, stops)
+                show(guard.feed(raw[fed:safe]))
+                fed = max(fed, safe)
                 if hit or guard.stopped:
                     break
                 self.llm.eval([token])
+            show(guard.feed(raw[fed:]))  # the end came on what only looked like the start of a stop string
             show(guard.flush())
         finally:
             sampler.close()

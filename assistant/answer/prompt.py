@@ -18,6 +18,10 @@ EVIDENCE_SYSTEM = (
     "copying names, numbers, dates and times exactly as the notes write them, and cite the note like [1]."
 )
 CITATION = re.compile(r"\s*\[(\d+)\]")  # "[2]", with the space before it: how answers cite a numbered note
+# Past its answer a small model writes the prompt's layout again: a numbered note ("[2] 2024-12.md — Journal"), a
+# "Question:" of its own, or a quote of its own in the quoted opening's marks, with numbers it changed. A new line
+# opening that way ends the answer.
+ECHO_STOPS = ("\n[", "\nQuestion:", "\nNotes:", "\n“")
 MAX_CONTEXT_CHARS = 2400  # about 600 tokens of whole chunks
 MAX_EVIDENCE_CHARS = 900  # about 220 tokens of evidence lines
 
