@@ -119,10 +119,10 @@ def test_a_quoted_opening_comes_first_and_the_model_goes_on_from_it(generator):
 
 
 def test_the_answer_ends_where_the_model_writes_the_prompt_layout_again(generator, monkeypatch):
-    """Past its answer the 135M model writes a numbered note or a "Question:" of its own: ECHO_STOPS end it there,
-    and no part of the stop string reaches the caller, although it streams in over several tokens."""
+    """Past its answer the 135M model writes a numbered note or a "Question:" of its own: ``prompt.ECHO`` ends it
+    there, and no part of the echo reaches the caller, although it streams in over several tokens."""
     import assistant.answer.generator as generator_module
-    from assistant.answer.prompt import ECHO_STOPS, Context, quote_opening
+    from assistant.answer.prompt import ECHO, Context, quote_opening
 
     generator.set_adapter(None)
     lines = ["Book club pick for October 2024; we meet at Café Kanel on 2024-10-08 at 18:30.",
@@ -137,13 +137,14 @@ def test_the_answer_ends_where_the_model_writes_the_prompt_layout_again(generato
         assert "".join(pieces) == out.text
         return out.text
 
-    monkeypatch.setattr(generator_module, "ECHO_STOPS", ())
+    monkeypatch.setattr(generator_module, "ECHO", re.compile(r"(?!)"))  # matches nothing: no echo stop
+    monkeypatch.setattr(generator_module, "echo_opening", lambda text: 0)
     echoed = answer()
     monkeypatch.undo()
-    assert any(stop in echoed for stop in ECHO_STOPS), echoed  # the model does write the layout again
+    assert ECHO.search(echoed), echoed  # the model does write the layout again
     cut = answer()
-    assert not any(stop in cut for stop in ECHO_STOPS) and echoed.startswith(cut.rstrip()), (cut, echoed)
-    # "\nQuest" streamed so far may open "\nQuestion:": those 6 characters wait for the next token
-    assert generator_module._stop_opening("Kanel.\nQuest", list(ECHO_STOPS)) == 6
-    assert generator_module._stop_opening("Kanel.", list(ECHO_STOPS)) == 0
-
+    assert not ECHO.search(cut) and echoed.startswith(cut.rstrip()), (cut, echoed)
+    # "\nQuest" or "\n[2" streamed so far may open an echo: they wait for the next token; a citation alone on
+    # its line, then the line it cites, is no echo
+    assert [generator_module._stop_opening(t, []) for t in ("Kanel.\nQuest", "Kanel.\n[2", "Kanel.\n[2]\nWe")] == [6, 3, 0]
+    assert generator_module._stop_at("Kanel. [1]\n[2]\nWe meet.\n[3] 2024-10.md", []) == 23

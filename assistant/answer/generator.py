@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.answer.prompt import ECHO_STOPS
+from assistant.answer.prompt import ECHO, echo_opening
 from assistant.errors import AdapterError, ModelNotFound
 
 MAX_CACHED_ADAPTERS = 4
@@ -47,9 +47,18 @@ def _file_identity(path: Path) -> tuple:
     return (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
 
 
+def _stop_at(text: str, stops: list[str]) -> int | None:
+    """Where the first stop string, or the model's echo of the prompt (``prompt.ECHO``), begins in ``text``."""
+    found = [text.index(s) for s in stops if s in text]
+    if (echo := ECHO.search(text)) is not None:
+        found.append(echo.start())
+    return min(found, default=None)
+
+
 def _stop_opening(text: str, stops: list[str]) -> int:
-    """How many characters at the end of ``text`` could open a stop string: they wait for the next token."""
-    return max((k for s in stops for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+    """How many characters at the end of ``text`` could open a stop: they wait for the next token."""
+    plain = max((k for s in stops for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+    return max(plain, echo_opening(text))
 
 
 class Generator:
@@ -129,7 +138,7 @@ class Generator:
     def generate(self, messages: list[dict], *, max_tokens: int = 256, temperature: float = 0.0, seed: int = 0,
                  on_token: Callable[[str], None] | None = None, prefix: str = "", prefix_shown: bool = False) -> Generation:  # fmt: skip
         """Stream the reply; greedy (deterministic) at temperature 0. Stops at the end of turn, a stop string
-        (the chat template's, or ``ECHO_STOPS``), ``max_tokens``, or the first repeated sentence (which the caller
+        (the chat template's), the model's echo of the prompt (``prompt.ECHO``), ``max_tokens``, or the first repeated sentence (which the caller
         never sees). ``prefix`` opens the reply: it is shown first (unless the caller already showed it), and the
         model continues after it."""
         import codecs
@@ -140,7 +149,6 @@ class Generator:
 
         formatted = self.chat_template.format(messages)
         stops = [s for s in ([formatted.stop] if isinstance(formatted.stop, str) else formatted.stop or []) if s]
-        stops += ECHO_STOPS
         tokens = self.llm.tokenize((formatted.prompt + prefix).encode("utf-8"), add_bos=True, special=True)
         self.llm.reset()
         self.llm.eval(tokens)
@@ -168,13 +176,13 @@ class Generator:
                     break
                 sampler.accept(token)
                 raw += decoder.decode(self.llm.detokenize([token], special=False))
-                hit = next((s for s in stops if s in raw), None)
-                if hit:  # cut the stop string and what follows it
-                    raw = raw[: raw.index(hit)]
-                safe = len(raw) if hit else len(raw) - _stop_opening(raw, stops)
+                cut = _stop_at(raw, stops)
+                if cut is not None:  # the stop and what follows it are never shown
+                    raw = raw[:cut]
+                safe = len(raw) if cut is not None else len(raw) - _stop_opening(raw, stops)
                 show(guard.feed(raw[fed:safe]))
                 fed = max(fed, safe)
-                if hit or guard.stopped:
+                if cut is not None or guard.stopped:
                     break
                 self.llm.eval([token])
             show(guard.feed(raw[fed:]))  # the end came on what only looked like the start of a stop string

@@ -20,8 +20,10 @@ EVIDENCE_SYSTEM = (
 CITATION = re.compile(r"\s*\[(\d+)\]")  # "[2]", with the space before it: how answers cite a numbered note
 # Past its answer a small model writes the prompt's layout again: a numbered note ("[2] 2024-12.md — Journal"), a
 # "Question:" of its own, or a quote of its own in the quoted opening's marks, with numbers it changed. A new line
-# opening that way ends the answer.
-ECHO_STOPS = ("\n[", "\nQuestion:", "\nNotes:", "\n“")
+# opening that way ends the answer. A citation alone on its line ("[2]" and then the line it cites) does not.
+ECHO = re.compile(r"\n(\[\d+\] \S|Question:|Notes:|“)")
+_ECHO_WORDS = ("\nQuestion:", "\nNotes:", "\n“")
+_ECHO_NOTE_OPENING = re.compile(r"\n\[\d*(\] ?)?")
 MAX_CONTEXT_CHARS = 2400  # about 600 tokens of whole chunks
 MAX_EVIDENCE_CHARS = 900  # about 220 tokens of evidence lines
 
@@ -74,6 +76,13 @@ def chunk_contexts(picks: list) -> list[Context]:
     """The distinct picked chunks (``records.Pick``; a re-pick is cited once), as numbered blocks."""
     sources = [p for p in picks if not p.repeat]
     return [Context(i, p.path, p.start_line, p.end_line, p.heading, p.text) for i, p in enumerate(sources, 1)]
+
+
+def echo_opening(text: str) -> int:
+    """How many characters at the end of ``text`` could still turn into an ``ECHO`` ("\n[2" or "\nQuest")."""
+    tail = text[text.rfind("\n") :] if "\n" in text else ""
+    opens = any(w.startswith(tail) for w in _ECHO_WORDS) or _ECHO_NOTE_OPENING.fullmatch(tail)
+    return len(tail) if tail and opens else 0
 
 
 def quote_opening(line: str) -> str:
