@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from assistant.errors import AssistantError, IndexBusy
+from assistant.index.chunk import chunking
 from tests.conftest import drain
 
 
@@ -54,6 +55,25 @@ def test_index_then_incremental_rerun_embeds_nothing(tmp_path, counted):
     report = drain(b.index([root]))
     assert (report.added, report.updated, report.unchanged) == (0, 0, 6)
     assert b.models._embedder is None or b.models._embedder.calls == 0
+
+
+def test_a_new_chunk_budget_rechunks_unchanged_files_once(tmp_path, make_assistant, embedder):
+    """How each file was chunked is recorded with it: a changed budget (or chunker) re-chunks the unchanged files
+    on the next index, and only once. An index from before the record (chunking '') is re-chunked too."""
+    root = notes(tmp_path, 3)
+    (root / "long.md").write_text("# Long\n\n" + "\n\n".join(f"Paragraph {i} says the tide turns at {i}:15." for i in range(30)))
+    drain(make_assistant().index([root]))
+    a = make_assistant(chunk_tokens=64, chunk_overlap=8)
+    a.models._embedder = CountingEmbedder(embedder)
+    before = a.store.counts()["chunks"]
+    report = drain(a.index([root]))
+    assert (report.added, report.updated, report.rechunked, report.unchanged) == (0, 4, 4, 0)
+    assert a.store.counts()["chunks"] > before
+    assert a.models._embedder.calls == report.chunks and consistent(a)
+    assert {s["chunking"] for s in a.store.document_stamps().values()} == {chunking(64, 8)}
+    assert drain(a.index([root])).unchanged == 4
+    a.store.db.execute("UPDATE documents SET chunking = '' WHERE path LIKE '%note0.md'")
+    assert (drain(a.index([root])).updated, consistent(a)) == (1, True)
 
 
 def test_changed_file_replaces_its_chunks(tmp_path, counted):

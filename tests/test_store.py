@@ -106,7 +106,7 @@ def test_document_stamps_hold_what_a_rewalk_compares(tmp_path):
     store = Store(tmp_path / "a.db")
     _doc(store, tmp_path, "a.md", 2, 0)
     stamps = store.document_stamps()
-    assert stamps == {str(tmp_path / "a.md"): {"id": 1, "size": 2, "mtime": 2.0, "sha256": "a.md"}}
+    assert stamps == {str(tmp_path / "a.md"): {"id": 1, "size": 2, "mtime": 2.0, "sha256": "a.md", "chunking": ""}}
 
 
 def test_fingerprint_of_a_million_large_ids_does_not_overflow():

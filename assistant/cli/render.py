@@ -60,6 +60,9 @@ def print_index_report(out: Console, report, quiet: bool = False) -> None:
         f"[bold green]Indexed[/] in {report.seconds:.1f}s: {report.added} added, {report.updated} updated, "
         f"{report.removed} removed, {report.unchanged} unchanged, {report.chunks} new chunks ({rate:.1f} chunks/s)."
     )
+    if report.rechunked:
+        out.print(f"Re-chunked {report.rechunked} unchanged files: the chunker or the chunk budget changed since they "
+                  "were indexed.")  # fmt: skip
     if report.skipped:
         reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items(), key=lambda kv: -kv[1]))
         out.print(f"Skipped: {reasons}.")

@@ -8,6 +8,15 @@ from dataclasses import dataclass
 
 from assistant.index.readers.base import Block
 
+# Bump when chunk_blocks cuts differently: a re-index then re-chunks unchanged files (2: a lead-in is carried whole).
+CHUNKER_VERSION = 2
+
+
+def chunking(budget: int, overlap: int) -> str:
+    """How a document was chunked, as recorded with it: the chunker's version and its budget."""
+    return f"v{CHUNKER_VERSION} {budget}/{overlap}"
+
+
 _UNITS = {"page": ("page", "pages"), "slide": ("slide", "slides"), "cell": ("cell", "cells"),
           "paragraph": ("¶", "¶"), "line": ("line", "lines")}  # fmt: skip
 _WORD = re.compile(r"[^\W_]")

@@ -14,7 +14,7 @@ from assistant.config import Config
 from assistant.core.models import Models
 from assistant.errors import AssistantError, IndexBusy
 from assistant.events import Done, Event, Progress, Stage
-from assistant.index.chunk import Chunk, chunk_blocks
+from assistant.index.chunk import Chunk, chunk_blocks, chunking
 from assistant.index.discover import discover
 from assistant.index.readers import ReadContext, Reader, UnreadableFile, read_blocks
 from assistant.records import Record, StageName, serialisable
@@ -30,6 +30,7 @@ SAVE_EVERY_S = 15.0  # an interrupted run then re-adds at most this much work to
 class IndexReport(Record):
     added: int = 0
     updated: int = 0
+    rechunked: int = 0  # of the updated: unchanged files cut again because the chunker or its budget changed
     removed: int = 0
     unchanged: int = 0
     chunks: int = 0
@@ -74,6 +75,10 @@ class Indexer:
     @property
     def store(self):
         return self.catalog.store
+
+    @property
+    def _chunking(self) -> str:
+        return chunking(self.config.chunk_tokens, self.config.chunk_overlap)
 
     def index(self, paths: list[Path], *, prune: bool = True, rebuild: bool = False) -> Iterator[Event]:
         """Bring the store and the vector index up to date with ``paths``."""
@@ -150,7 +155,8 @@ class Indexer:
         try:
             try:
                 st = path.stat()
-                if existing and existing["size"] == st.st_size and existing["mtime"] == st.st_mtime:
+                rechunk = existing is not None and existing["chunking"] != self._chunking
+                if existing and not rechunk and existing["size"] == st.st_size and existing["mtime"] == st.st_mtime:
                     report.unchanged += 1
                     return None
                 # A streamed format is hashed in pieces and read by its reader; the rest is read once here.
@@ -160,10 +166,11 @@ class Indexer:
                 why = "permission" if isinstance(exc, PermissionError) else exc.strerror or type(exc).__name__
                 self._skip(report, f"unreadable ({why})", reader)
                 return None
-            if existing and existing["sha256"] == sha:
+            if existing and not rechunk and existing["sha256"] == sha:
                 self.store.touch_document(existing["id"], st.st_size, st.st_mtime)
                 report.unchanged += 1
                 return None
+            report.rechunked += bool(rechunk and existing["sha256"] == sha)
             ctx = ReadContext(self.config.include_code, int(self.config.max_file_mb * 1024 * 1024))
             try:
                 blocks, warnings = read_blocks(data, reader, ctx)
@@ -203,7 +210,7 @@ class Indexer:
             offset += len(item.chunks)
             old_ids, new_ids = self.store.replace_document(
                 path=item.path, root=item.root, fmt=item.fmt, sha256=item.sha256, size=item.size,
-                mtime=item.mtime, chunks=item.chunks, embeddings=vecs, warning=item.warning,
+                mtime=item.mtime, chunks=item.chunks, embeddings=vecs, warning=item.warning, chunking=self._chunking,
             )  # fmt: skip
             faults.point("mid-index-commit")
             vectors.mark_deleted(old_ids)

@@ -139,3 +139,10 @@ def m006_chunk_keys_index(db: Database) -> None:
     # (text and vector: ~2.7 KB each) that is 400 random pages, 24 ms at 10^6 chunks; this covering index is
     # ~50 bytes a row. (README "Scale")
     db.executescript("CREATE INDEX IF NOT EXISTS chunks_keys ON chunks(id, sha256, document_id);")
+
+
+@migrations()
+def m007_document_chunking(db: Database) -> None:
+    # How a document was chunked (``chunk.chunking``): a re-index re-chunks an unchanged file when the chunker or
+    # its budget changed. '': indexed before this was recorded, so chunked the older way.
+    db.executescript("ALTER TABLE documents ADD COLUMN chunking TEXT NOT NULL DEFAULT '';")

@@ -74,9 +74,9 @@ class Store:
         return rows[0] if rows else None
 
     def document_stamps(self) -> dict[str, dict]:
-        """path -> {id, size, mtime, sha256} of every document: what a re-index compares files against."""
-        cur = self.db.execute("SELECT path, id, size, mtime, sha256 FROM documents")
-        return {r[0]: {"id": r[1], "size": r[2], "mtime": r[3], "sha256": r[4]} for r in cur}
+        """path -> {id, size, mtime, sha256, chunking} of every document: what a re-index compares files against."""
+        cur = self.db.execute("SELECT path, id, size, mtime, sha256, chunking FROM documents")
+        return {r[0]: {"id": r[1], "size": r[2], "mtime": r[3], "sha256": r[4], "chunking": r[5]} for r in cur}
 
     def touch_document(self, doc_id: int, size: int, mtime: float) -> None:
         with self.db.atomic():
@@ -94,6 +94,7 @@ class Store:
         chunks: list[Chunk],
         embeddings: np.ndarray,
         warning: str | None = None,
+        chunking: str = "",
     ) -> tuple[list[int], list[int]]:
         """Insert or replace a document and all its chunks in one transaction.
 
@@ -109,13 +110,15 @@ class Store:
                 self.db.execute("DELETE FROM chunks WHERE document_id = ?", [old["id"]])
                 doc_id = old["id"]
                 self.db.execute(
-                    "UPDATE documents SET root=?, format=?, sha256=?, size=?, mtime=?, n_chunks=?, indexed_at=?, warning=? WHERE id=?",
-                    [str(root) if root else None, fmt, sha256, size, mtime, len(chunks), now(), warning, doc_id],
+                    "UPDATE documents SET root=?, format=?, sha256=?, size=?, mtime=?, n_chunks=?, indexed_at=?, warning=?, "
+                    "chunking=? WHERE id=?",
+                    [str(root) if root else None, fmt, sha256, size, mtime, len(chunks), now(), warning, chunking, doc_id],
                 )
             else:
                 cur = self.db.execute(
-                    "INSERT INTO documents(path, root, format, sha256, size, mtime, n_chunks, indexed_at, warning) VALUES (?,?,?,?,?,?,?,?,?)",
-                    [str(path), str(root) if root else None, fmt, sha256, size, mtime, len(chunks), now(), warning],
+                    "INSERT INTO documents(path, root, format, sha256, size, mtime, n_chunks, indexed_at, warning, chunking) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    [str(path), str(root) if root else None, fmt, sha256, size, mtime, len(chunks), now(), warning, chunking],
                 )
                 doc_id = cur.lastrowid
             new_ids = []
