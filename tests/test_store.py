@@ -22,8 +22,9 @@ def test_migrations_build_the_schema_on_a_blank_database():
     assert {"evidence_json", "claims_json"} <= set(db["sessions"].columns_dict) and "recipe" in db["adapters"].columns_dict
     assert "without_adapter" in db["sessions"].columns_dict
     assert [m.name for m in migrations.applied(db)] == ["m001_initial", "m002_evidence_and_recipe", "m003_answer_outcome", "m004_citations",
-                                                        "m005_compare", "m006_chunk_keys_index"]
+                                                        "m005_compare", "m006_chunk_keys_index", "m007_document_chunking"]
     assert "citation" in db["chunks"].columns_dict and "citation" in db["selections"].columns_dict
+    assert db["documents"].columns_dict["chunking"] is str
     assert {"looped", "abstained"} <= set(db["sessions"].columns_dict)
 
 
