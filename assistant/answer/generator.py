@@ -138,9 +138,9 @@ class Generator:
     def generate(self, messages: list[dict], *, max_tokens: int = 256, temperature: float = 0.0, seed: int = 0,
                  on_token: Callable[[str], None] | None = None, prefix: str = "", prefix_shown: bool = False) -> Generation:  # fmt: skip
         """Stream the reply; greedy (deterministic) at temperature 0. Stops at the end of turn, a stop string
-        (the chat template's), the model's echo of the prompt (``prompt.ECHO``), ``max_tokens``, or the first repeated sentence (which the caller
-        never sees). ``prefix`` opens the reply: it is shown first (unless the caller already showed it), and the
-        model continues after it."""
+        (the chat template's), the model's echo of the prompt (``prompt.ECHO``), ``max_tokens``, or the first
+        repeated sentence (which the caller never sees). ``prefix`` opens the reply: it is shown first (unless the
+        caller already showed it), and the model continues after it."""
         import codecs
 
         import llama_cpp

@@ -79,7 +79,8 @@ def chunk_contexts(picks: list) -> list[Context]:
 
 
 def echo_opening(text: str) -> int:
-    """How many characters at the end of ``text`` could still turn into an ``ECHO`` ("\n[2" or "\nQuest")."""
+    """How many characters at the end of ``text`` could still turn into an ``ECHO`` (a new line, then "[2" or
+    "Quest")."""
     tail = text[text.rfind("\n") :] if "\n" in text else ""
     opens = any(w.startswith(tail) for w in _ECHO_WORDS) or _ECHO_NOTE_OPENING.fullmatch(tail)
     return len(tail) if tail and opens else 0
