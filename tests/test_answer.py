@@ -148,3 +148,5 @@ def test_the_answer_ends_where_the_model_writes_the_prompt_layout_again(generato
     # its line, then the line it cites, is no echo
     assert [generator_module._stop_opening(t, []) for t in ("Kanel.\nQuest", "Kanel.\n[2", "Kanel.\n[2]\nWe")] == [6, 3, 0]
     assert generator_module._stop_at("Kanel. [1]\n[2]\nWe meet.\n[3] 2024-10.md", []) == 23
+    assert generator_module._stop_at("Kanel. [1]\n\nThe answer is: [2]", []) == 11
+    assert generator_module._stop_at("Kanel. [1]\n\nThe answer is: 18:30.", []) is None

@@ -19,10 +19,11 @@ EVIDENCE_SYSTEM = (
 )
 CITATION = re.compile(r"\s*\[(\d+)\]")  # "[2]", with the space before it: how answers cite a numbered note
 # Past its answer a small model writes the prompt's layout again: a numbered note ("[2] 2024-12.md — Journal"), a
-# "Question:" of its own, or a quote of its own in the quoted opening's marks, with numbers it changed. A new line
-# opening that way ends the answer. A citation alone on its line ("[2]" and then the line it cites) does not.
-ECHO = re.compile(r"\n(\[\d+\] \S|Question:|Notes:|“)")
-_ECHO_WORDS = ("\nQuestion:", "\nNotes:", "\n“")
+# "Question:" of its own, a quote of its own in the quoted opening's marks (with numbers it changed), or a
+# citation for an answer ("The answer is: [2]"). A new line opening that way ends the answer. A citation alone on
+# its line ("[2]" and then the line it cites) does not.
+ECHO = re.compile(r"\n(\[\d+\] \S|Question:|Notes:|“|The answer is: \[)")
+_ECHO_WORDS = ("\nQuestion:", "\nNotes:", "\n“", "\nThe answer is: [")
 _ECHO_NOTE_OPENING = re.compile(r"\n\[\d*(\] ?)?")
 MAX_CONTEXT_CHARS = 2400  # about 600 tokens of whole chunks
 MAX_EVIDENCE_CHARS = 900  # about 220 tokens of evidence lines
