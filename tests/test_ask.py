@@ -169,7 +169,8 @@ def test_the_quoted_line_is_shown_before_llama_cpp_loads(tmp_path, make_assistan
             loaded_at_first_token, first = "llama.cpp" in a.models.loaded(), event.text
     session = event.result
     assert loaded_at_first_token is False and "06:15" in first and first.rstrip().endswith("[1]")
-    assert session.answer.startswith(first) and len(session.answer) > len(first)  # the model went on from it
+    # the model then ran from it (it may add nothing: an echo of the prompt ends the answer)
+    assert session.answer.startswith(first) and "llama.cpp" in a.models.loaded()
 
 
 def test_learning_failure_still_answers_and_records_why(tmp_path, warm_assistant, monkeypatch):

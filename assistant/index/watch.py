@@ -14,5 +14,8 @@ def watch_and_index(assistant, paths: list[Path], render: Callable, *, stop_even
     """
     from watchfiles import watch
 
-    for _changes in watch(*paths, debounce=800, step=100, stop_event=stop_event, raise_interrupt=False):
-        render(assistant.index(paths, prune=True))
+    try:
+        for _changes in watch(*paths, debounce=800, step=100, stop_event=stop_event, raise_interrupt=False):
+            render(assistant.index(paths, prune=True))
+    except KeyboardInterrupt:  # Ctrl-C is how a watch ends, during a pass too: each file commits on its own
+        return
