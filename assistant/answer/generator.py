@@ -47,10 +47,11 @@ def _file_identity(path: Path) -> tuple:
     return (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-def _stop_at(text: str, stops: list[str]) -> int | None:
-    """Where the first stop string, or the model's echo of the prompt (``prompt.ECHO``), begins in ``text``."""
-    found = [text.index(s) for s in stops if s in text]
-    if (echo := ECHO.search(text)) is not None:
+def _stop_at(text: str, stops: list[str], start: int = 0) -> int | None:
+    """Where the first stop string, or the model's echo of the prompt (``prompt.ECHO``), begins in ``text`` at or
+    after ``start``."""
+    found = [i for i in (text.find(s, start) for s in stops) if i >= 0]
+    if (echo := ECHO.search(text, start)) is not None:
         found.append(echo.start())
     return min(found, default=None)
 
@@ -176,7 +177,8 @@ class Generator:
                     break
                 sampler.accept(token)
                 raw += decoder.decode(self.llm.detokenize([token], special=False))
-                cut = _stop_at(raw, stops)
+                # a stop can begin only in what is still held (or at the prefix's closing newline): no rescan
+                cut = _stop_at(raw, stops, max(0, fed - 1))
                 if cut is not None:  # the stop and what follows it are never shown
                     raw = raw[:cut]
                 safe = len(raw) if cut is not None else len(raw) - _stop_opening(raw, stops)
